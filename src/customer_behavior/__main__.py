@@ -1,0 +1,3 @@
+from customer_behavior.cli import main
+
+raise SystemExit(main())

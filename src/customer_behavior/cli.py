@@ -1,0 +1,244 @@
+"""The command line: parse, load the config, call the pipeline. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from customer_behavior import TOOL_NAME, __version__
+from customer_behavior.errors import ConfigError, CustomerBehaviorError
+
+log = logging.getLogger(__name__)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage problem in one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not key=value")
+    return key.strip(), value
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file (see init-config)")
+    parser.add_argument("--master", help="Spark master, e.g. local[4], spark://host:7077, yarn (default: local mode on every core)")
+    parser.add_argument("--conf", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="extra Spark setting (repeatable)")
+    parser.add_argument("--driver-memory", help='driver heap, e.g. "8g" (default: auto)')
+    parser.add_argument("--ui", action="store_true", default=None, help="start the Spark UI (on 127.0.0.1 in local mode) and print its address")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and Spark's log")
+
+
+def _add_generate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customers", type=_positive_int, help="number of synthetic customers (default 100,000)")
+    parser.add_argument("--seed", type=_non_negative_int, help="random seed (default 42)")
+    parser.add_argument("--target-transactions", type=_non_negative_int, help="scale purchase rates to about this many transactions")
+
+
+def _add_output(parser: argparse.ArgumentParser, default_help: str) -> None:
+    parser.add_argument("--output", "-o", metavar="DIR", help=default_help)
+    parser.add_argument("--overwrite", action="store_true", default=None, help="replace a previous run at --output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=TOOL_NAME, description="E-commerce customer analytics on Spark: RFM segments, personas, CLV, patterns, report.")
+    parser.add_argument("--version", action="version", version=f"{TOOL_NAME} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run the whole pipeline (default: on generated synthetic data)")
+    _add_common(run)
+    _add_generate_options(run)
+    _add_output(run, "run directory (default out/run)")
+    run.set_defaults(handler=cmd_run)
+
+    generate = commands.add_parser("generate", help="write a synthetic data set (customers, transactions, truth) as Parquet")
+    _add_common(generate)
+    _add_generate_options(generate)
+    _add_output(generate, "output directory (default out/synthetic)")
+    generate.set_defaults(handler=cmd_generate)
+
+    init_config = commands.add_parser("init-config", help="write a commented default configuration file")
+    init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
+    init_config.add_argument("--force", action="store_true", help="replace an existing file")
+    init_config.add_argument("--debug", action="store_true")
+    init_config.set_defaults(handler=cmd_init_config)
+    return parser
+
+
+def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "spark.master": getattr(args, "master", None),
+        "spark.driver_memory": getattr(args, "driver_memory", None),
+        "spark.ui": getattr(args, "ui", None),
+        "generate.customers": getattr(args, "customers", None),
+        "generate.seed": getattr(args, "seed", None),
+        "generate.target_transactions": getattr(args, "target_transactions", None),
+        "output.path": getattr(args, "output", None),
+        "output.overwrite": getattr(args, "overwrite", None),
+    }
+    if getattr(args, "conf", None):
+        overrides["spark.conf"] = dict(args.conf)
+    if overrides["output.path"] is None and default_output and not getattr(args, "config", None):
+        overrides["output.path"] = default_output
+    return overrides
+
+
+def _load(args: argparse.Namespace, *, default_output: str | None = None):
+    from customer_behavior.config import load_config
+
+    cfg = load_config(args.config, _overrides(args, default_output=default_output))
+    if default_output and getattr(args, "config", None) and getattr(args, "output", None) is None and cfg.output.path == "out/run":
+        from customer_behavior.config import with_overrides
+
+        cfg = with_overrides(cfg, {"output.path": default_output})
+    return cfg
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _execute(args: argparse.Namespace, *, command: str, stages_name: str, default_output: str | None = None) -> tuple[dict, Path]:
+    """Validate everything, start Spark, run the stages into staging, stop, commit."""
+    from customer_behavior import pipeline
+    from customer_behavior.runio import RunDirectory
+    from customer_behavior.session import check_java, get_session
+
+    cfg = _load(args, default_output=default_output)
+    run_dir = RunDirectory(cfg.output.path, overwrite=cfg.output.overwrite)
+    check_java()
+    staging = run_dir.create()
+    spark = None
+    owns_session = False
+    try:
+        from pyspark.sql import SparkSession
+
+        owns_session = SparkSession.getActiveSession() is None
+        event_log = str(staging / "spark-events") if cfg.spark.event_log else None
+        _say(f"{TOOL_NAME} {command}: starting Spark ({cfg.spark.master or 'local mode'})")
+        spark = get_session(cfg.spark, event_log_dir=event_log)
+        if args.debug:
+            spark.sparkContext.setLogLevel("WARN")
+        if spark.sparkContext.uiWebUrl:
+            _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
+        manifest = pipeline.execute(spark, cfg, staging, stages=getattr(pipeline, stages_name), command=command, progress=_say)
+        if owns_session:
+            spark.stop()  # flushes the event log before the directory moves
+            spark = None
+        path = run_dir.commit()
+        return manifest, path
+    except BaseException:
+        if spark is not None and owns_session:
+            try:
+                spark.stop()
+            except Exception:  # noqa: BLE001 - already failing; the first error matters
+                pass
+        run_dir.abort()
+        raise
+
+
+def _print_summary(manifest: dict, path: Path) -> None:
+    rows = manifest.get("rows", {})
+    _say("")
+    _say(f"{'stage':<12}{'seconds':>10}")
+    for stage in manifest.get("stages", []):
+        _say(f"{stage['name']:<12}{stage['seconds']:>10.1f}")
+    _say(f"{'total':<12}{manifest.get('total_seconds', 0):>10.1f}")
+    if rows:
+        _say("")
+        for key, value in rows.items():
+            if isinstance(value, int):
+                _say(f"{key:<28}{value:>14,}")
+    for line in manifest.get("summary_lines", []):
+        _say(line)
+    _say("")
+    _say(f"Output: {path}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    manifest, path = _execute(args, command="run", stages_name="RUN_STAGES")
+    _print_summary(manifest, path)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    manifest, path = _execute(args, command="generate", stages_name="GENERATE_STAGES", default_output="out/synthetic")
+    _print_summary(manifest, path)
+    return 0
+
+
+def cmd_init_config(args: argparse.Namespace) -> int:
+    from customer_behavior.config import default_config_toml
+
+    target = Path(args.path)
+    if target.exists() and not args.force:
+        raise ConfigError(f"{str(target)!r} already exists; pass --force to replace it")
+    try:
+        target.write_text(default_config_toml(), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    _say(f"Wrote {target}")
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    return first[:500]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    debug = bool(getattr(args, "debug", False))
+    logging.basicConfig(level=logging.INFO if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except CustomerBehaviorError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{TOOL_NAME}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{TOOL_NAME}: interrupted; no output was left behind", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - Spark/JVM failures become one line unless --debug
+        if debug:
+            traceback.print_exc()
+        name = type(exc).__name__
+        print(f"{TOOL_NAME}: error: {name}: {_one_line(exc)} (run with --debug for the full trace)", file=sys.stderr)
+        return 1

@@ -1,0 +1,173 @@
+"""Wires the stages together and owns every action (write, count, cache).
+
+The stage modules hold pure DataFrame -> DataFrame functions; this module decides what
+is computed, cached, written and recorded in the run manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyspark
+from pyspark.sql import DataFrame, SparkSession
+
+from customer_behavior import TOOL_NAME, __version__
+from customer_behavior import columns as C
+from customer_behavior.config import Config
+from customer_behavior.generate import engine as generate_engine
+from customer_behavior.runio import MANIFEST, RunDirectory, write_json
+from customer_behavior.session import java_major_version
+from customer_behavior.tracking import StageTracker
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = "data"
+TABLES_DIR = "tables"
+
+
+@dataclass
+class RunContext:
+    """What one run knows: the session, the config, where it writes, what it has made."""
+
+    spark: SparkSession
+    cfg: Config
+    root: Path  # the staging directory while running
+    tracker: StageTracker
+    command: str = "run"
+    rows: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, DataFrame] = field(default_factory=dict)
+
+    def path(self, *parts: str) -> str:
+        return str(self.root.joinpath(*parts))
+
+
+@dataclass
+class RunResult:
+    path: Path
+    manifest: dict[str, Any]
+
+
+def write_parquet(df: DataFrame, path: str) -> None:
+    df.write.mode("overwrite").parquet(path)
+
+
+def write_synthetic(ctx: RunContext, base: str) -> dict[str, int]:
+    """Generate and write customers, transactions and truth; return their row counts."""
+    data = generate_engine.generate(ctx.spark, ctx.cfg.generate)
+    counts = {}
+    for name, df in (("customers", data.customers_df), ("transactions", data.transactions_df), ("truth", data.truth_df)):
+        target = ctx.path(base, name) if base else ctx.path(name)
+        write_parquet(df, target)
+        counts[name] = ctx.spark.read.parquet(target).count()
+    return counts
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def stage_generate(ctx: RunContext) -> None:
+    with ctx.tracker.stage("generate", f"Generate {ctx.cfg.generate.customers:,} synthetic customers (seed {ctx.cfg.generate.seed})"):
+        counts = write_synthetic(ctx, DATA_DIR)
+        ctx.rows.update({f"{name}_generated": n for name, n in counts.items()})
+        ctx.rows["transactions_read"] = counts["transactions"]
+        ctx.rows["transactions_accepted"] = counts["transactions"]
+        ctx.rows["transactions_quarantined"] = 0
+        ctx.results["rate_scale"] = generate_engine.effective_rate_scale(ctx.cfg.generate)
+        ctx.tables["transactions"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "transactions"))
+        ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
+
+
+Stage = Callable[[RunContext], None]
+RUN_STAGES: list[Stage] = [stage_generate]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def versions(spark: SparkSession) -> dict[str, Any]:
+    return {
+        TOOL_NAME: __version__,
+        "python": platform.python_version(),
+        "pyspark": pyspark.__version__,
+        "spark": spark.version,
+        "java": java_major_version(),
+    }
+
+
+def _manifest(ctx: RunContext, started: dt.datetime, status: str) -> dict[str, Any]:
+    sc = ctx.spark.sparkContext
+    return {
+        "tool": TOOL_NAME,
+        "version": __version__,
+        "command": ctx.command,
+        "status": status,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": ctx.cfg.generate.seed,
+        "spark": {"master": sc.master, "app_id": sc.applicationId, "ui": sc.uiWebUrl, "default_parallelism": sc.defaultParallelism},
+        "versions": versions(ctx.spark),
+        "rows": ctx.rows,
+        "results": ctx.results,
+        "stages": ctx.tracker.to_list(),
+        "total_seconds": round(sum(r.seconds for r in ctx.tracker.records), 3),
+        "config": ctx.cfg.to_dict(),
+    }
+
+
+def execute(
+    spark: SparkSession,
+    cfg: Config,
+    staging: Path,
+    *,
+    stages: list[Stage] | None = None,
+    command: str = "run",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the stages into `staging` and write its manifest; return the manifest."""
+    started = dt.datetime.now(dt.timezone.utc)
+    ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=StageTracker(spark, progress), command=command)
+    for stage in stages if stages is not None else RUN_STAGES:
+        stage(ctx)
+    manifest = _manifest(ctx, started, "complete")
+    write_json(Path(staging) / MANIFEST, manifest)
+    return manifest
+
+
+def run_pipeline(
+    spark: SparkSession,
+    cfg: Config | None = None,
+    *,
+    output: str | None = None,
+    overwrite: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """The whole pipeline from Python (a notebook, a job): staged, then moved into place."""
+    cfg = cfg or Config()
+    run_dir = RunDirectory(output or cfg.output.path, overwrite=cfg.output.overwrite if overwrite is None else overwrite)
+    staging = run_dir.create()
+    try:
+        manifest = execute(spark, cfg, staging, progress=progress)
+    except BaseException:
+        run_dir.abort()
+        raise
+    return RunResult(path=run_dir.commit(), manifest=manifest)
+
+
+def stage_generate_only(ctx: RunContext) -> None:
+    """`customer-behavior generate`: the three tables at the top of the output directory."""
+    with ctx.tracker.stage("generate", f"Generate {ctx.cfg.generate.customers:,} synthetic customers (seed {ctx.cfg.generate.seed})"):
+        counts = write_synthetic(ctx, "")
+        ctx.rows.update(counts)
+        ctx.results["rate_scale"] = generate_engine.effective_rate_scale(ctx.cfg.generate)
+
+
+GENERATE_STAGES: list[Stage] = [stage_generate_only]
+
+__all__ = ["C", "RunContext", "RunResult", "execute", "run_pipeline", "RUN_STAGES", "GENERATE_STAGES"]
