@@ -149,6 +149,7 @@ def _decode_address(hex_address: str) -> tuple[str, int]:
         ip = socket.inet_ntop(socket.AF_INET, raw[::-1])
     else:  # /proc/net/tcp6 stores four little-endian 32-bit words
         ip = socket.inet_ntop(socket.AF_INET6, b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
+        ip = ip.removeprefix("::ffff:") if "." in ip else ip  # an IPv4-mapped address: the IPv4 one
     return ip, int(port_hex, 16)
 
 
@@ -166,7 +167,7 @@ def listening_addresses(pids: set[int]) -> set[tuple[str, int]]:
 
 
 def is_loopback(ip: str) -> bool:
-    return ip.startswith("127.") or ip in ("::1", "::ffff:127.0.0.1") or ip.startswith("::ffff:127.")
+    return ip.startswith("127.") or ip == "::1"
 
 
 # --------------------------------------------------------------------------- processes

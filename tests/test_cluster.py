@@ -42,7 +42,7 @@ from spark_procs import (
 
 pytestmark = pytest.mark.cluster
 
-CUSTOMERS = 3_000
+CUSTOMERS = 2_000
 SEED = 7
 RUN_TIMEOUT = 420  # seconds for one cluster run on a loaded 2-core machine
 FLOAT_TYPES = ("double", "float")
@@ -80,7 +80,7 @@ def cluster_conf(cluster: StandaloneCluster, tripwire: Path) -> list[str]:
     settings = {
         "spark.executor.memory": "512m",
         "spark.executor.cores": "1",
-        "spark.pyspark.python": str(tripwire),  # what executors would start for Python work
+        "spark.pyspark.python": str(tripwire),  # under spark-submit: the executors' Python
         "spark.executorEnv.PYTHONPATH": "",
         "spark.eventLog.compress": "false",  # the test reads the event log as text
     }
@@ -91,9 +91,11 @@ def run_args(cluster, tripwire, output: Path) -> list[str]:
     return ["run", "--master", cluster.master_url, "--customers", str(CUSTOMERS), "--seed", str(SEED), "-o", str(output), "--driver-memory", "1g", *cluster_conf(cluster, tripwire)]
 
 
-def driver_env() -> dict[str, str]:
-    # the driver must advertise an address the workers reach: the cluster is on loopback
-    return cli_env(SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=PYTHON)
+def driver_env(tripwire: Path) -> dict[str, str]:
+    # The driver must advertise an address the workers reach: the cluster is on loopback.
+    # PySpark tells executors to start the driver's PYSPARK_PYTHON for any Python work
+    # (spark-submit sets it from spark.pyspark.python); the driver itself is already running.
+    return cli_env(SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=str(tripwire))
 
 
 def assert_same_tables(spark, expected_root: Path, actual_root: Path) -> None:
@@ -123,7 +125,7 @@ def _differences(expected_df: DataFrame, actual_df: DataFrame) -> DataFrame:
 def test_cluster_run_survives_losing_an_executor(spark, cluster, local_run, python_tripwire, tmp_path):
     tripwire, marker = python_tripwire
     output = tmp_path / "run"
-    run = Proc.start(cli(*run_args(cluster, tripwire, output), "--ui"), env=driver_env(), log=tmp_path / "driver.log")
+    run = Proc.start(cli(*run_args(cluster, tripwire, output), "--ui"), env=driver_env(tripwire), log=tmp_path / "driver.log")
     try:
         ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=180).group(1)
         app_id = wait_until(lambda: driver_app_id(ui_url), timeout=60, what="the application")
@@ -152,7 +154,7 @@ def test_killed_driver_leaves_previous_run_intact_and_spark_submit_reruns(spark,
     before = tree_fingerprint(output)
     cluster.wait_idle()
 
-    run = Proc.start(cli(*run_args(cluster, tripwire, output), "--overwrite", "--ui"), env=driver_env(), log=tmp_path / "killed-driver.log")
+    run = Proc.start(cli(*run_args(cluster, tripwire, output), "--overwrite", "--ui"), env=driver_env(tripwire), log=tmp_path / "killed-driver.log")
     try:
         ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=180).group(1)
         app_id = wait_until(lambda: driver_app_id(ui_url), timeout=60, what="the application")
@@ -175,7 +177,7 @@ def test_killed_driver_leaves_previous_run_intact_and_spark_submit_reruns(spark,
     submit = [str(Path(PYTHON).parent / "spark-submit"), "--master", cluster.master_url, "--driver-memory", "1g"]
     submit += cluster_conf(cluster, tripwire) + ["--conf", f"spark.pyspark.driver.python={PYTHON}"]
     submit += [str(entry), "run", "--customers", str(CUSTOMERS), "--seed", str(SEED), "-o", str(output), "--overwrite"]
-    rerun = Proc.start(submit, env=driver_env(), log=tmp_path / "spark-submit.log")
+    rerun = Proc.start(submit, env=driver_env(tripwire), log=tmp_path / "spark-submit.log")
     try:
         assert rerun.wait(RUN_TIMEOUT) == 0, rerun.output[-3000:]
     finally:
