@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from customer_behavior.config import Config, GenerateConfig, SparkSettings
+from customer_behavior.history import spark_home
 from customer_behavior.pipeline import run_pipeline
 from customer_behavior.runio import is_run_directory, read_manifest
 
@@ -95,7 +96,8 @@ def driver_env(tripwire: Path) -> dict[str, str]:
     # The driver must advertise an address the workers reach: the cluster is on loopback.
     # PySpark tells executors to start the driver's PYSPARK_PYTHON for any Python work
     # (spark-submit sets it from spark.pyspark.python); the driver itself is already running.
-    return cli_env(SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=str(tripwire))
+    # SPARK_HOME spares spark-submit's find-spark-home, which would run PYSPARK_PYTHON.
+    return cli_env(SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=str(tripwire), SPARK_HOME=str(spark_home()))
 
 
 def assert_same_tables(spark, expected_root: Path, actual_root: Path) -> None:
