@@ -8,6 +8,7 @@ the way `jps` would, and killed by pid, never by name.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -173,6 +174,12 @@ def is_loopback(ip: str) -> bool:
 # --------------------------------------------------------------------------- processes
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL the child when pytest dies (a CI timeout), where finalizers do not run."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 @dataclass
 class Proc:
     """A subprocess in its own process group whose output is collected line by line."""
@@ -191,6 +198,7 @@ class Proc:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl
         )
         proc = cls(process)
         threading.Thread(target=proc._pump, args=(log,), daemon=True).start()

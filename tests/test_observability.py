@@ -45,7 +45,8 @@ def test_local_run_listens_on_loopback_only(local_cli_run):
 
 
 def test_manifest_records_spark_metrics_per_stage(local_cli_run):
-    [generate] = local_cli_run["manifest"]["stages"]
+    stages = {stage["name"]: stage for stage in local_cli_run["manifest"]["stages"]}
+    generate = stages["generate"]
     metrics = generate["spark"]
     assert metrics["source"] == "rest"
     # the generate stage writes three Parquet tables: Spark's output metrics must match the files
@@ -59,6 +60,9 @@ def test_manifest_records_spark_metrics_per_stage(local_cli_run):
     for key in ("input_bytes", "shuffle_read_bytes", "shuffle_write_bytes", "memory_spilled_bytes", "disk_spilled_bytes", "gc_ms", "executor_run_ms"):
         assert isinstance(metrics[key], int) and metrics[key] >= 0, key
     assert generate["seconds"] > 0
+    for stage in stages.values():  # every stage that ran Spark jobs has their metrics
+        assert stage["spark"]["source"] == "rest" and stage["status"] == "ok", stage["name"]
+        assert stage["spark"]["tasks"] >= stage["spark"]["stages"] >= (1 if stage["spark"]["jobs"] else 0), stage["name"]
 
 
 def test_history_server_replays_the_run_with_stage_named_jobs(local_cli_run, tmp_path):
