@@ -80,7 +80,7 @@ def test_history_server_replays_the_run_with_stage_named_jobs(local_cli_run, tmp
         # every job of the run, Parquet writes included, is labelled with its pipeline stage
         stage_names = [stage["name"] for stage in manifest["stages"]]
         assert len(jobs) == sum(stage["spark"]["jobs"] for stage in manifest["stages"])
-        assert {job["jobGroup"] for job in jobs} == {f"customer-behavior:{name}" for name in stage_names}
+        assert {job["jobGroup"] for job in jobs} == {f"customer-behavior:{stage['name']}" for stage in manifest["stages"] if stage["spark"]["jobs"]}
         assert all(job["description"].split(":")[0] in stage_names for job in jobs)
         server_jvms = descendants(server.pid)
         listening = listening_addresses(server_jvms)
@@ -131,3 +131,18 @@ def test_aggregate_metrics_counts_each_stage_once_and_every_attempt():
     assert (b["jobs"], b["stages"], b["tasks"], b["output_bytes"], b["shuffle_read_bytes"]) == (1, 1, 1, 99, 0)
     skipped = aggregate_metrics([_job(0, "g", [0]), _job(1, "h", [1])], [_stage(0), _stage(1, status="SKIPPED")], "h")
     assert (skipped["stages"], skipped["skipped_stages"], skipped["tasks"]) == (0, 1, 0)
+
+
+def test_ui_runs_for_metrics_on_a_random_port_and_only_when_wanted():
+    from customer_behavior.config import SparkSettings
+    from customer_behavior.session import session_conf
+
+    default = session_conf(SparkSettings())
+    assert (default["spark.ui.enabled"], default["spark.ui.port"]) == ("true", "0")
+    assert default["spark.driver.bindAddress"] == "127.0.0.1"
+    asked = session_conf(SparkSettings(ui=True))
+    assert asked["spark.ui.enabled"] == "true" and "spark.ui.port" not in asked  # Spark's 4040 and up
+    quiet = session_conf(SparkSettings(metrics=False))
+    assert quiet["spark.ui.enabled"] == "false"
+    user_off = session_conf(SparkSettings(conf={"spark.ui.enabled": False}))
+    assert user_off["spark.ui.enabled"] == "false"  # the user's --conf wins
