@@ -1,5 +1,6 @@
 """What a run shows about itself: job descriptions, per-stage Spark metrics, the History
-Server over its event log, and that a local run listens on loopback only."""
+Server over its event log, that a local run listens on loopback only, and that no task
+needs Python (PYSPARK_PYTHON is a tripwire, as the executors of the cluster test get)."""
 
 from __future__ import annotations
 
@@ -16,20 +17,34 @@ from spark_procs import Proc, cli, cli_env, descendants, free_port, get_json, is
 CUSTOMERS = 1_500
 
 
+def python_tripwire(root: Path) -> Path:
+    """A stand-in for the tasks' Python (PYSPARK_PYTHON): records any start, then fails."""
+    script = root / "python"
+    script.write_text(f'#!/bin/sh\necho "$$ $*" >> "{root / "python-was-started"}"\nexit 97\n')
+    script.chmod(0o755)
+    return script
+
+
 @pytest.fixture(scope="module")
 def local_cli_run(tmp_path_factory) -> dict:
     """`customer-behavior run --ui` as a user starts it (no SPARK_LOCAL_IP in its environment),
     with the listening sockets of its process tree sampled while the generate stage runs."""
     root = tmp_path_factory.mktemp("observed")
     output = root / "run"
-    env = cli_env()
+    env = cli_env(PYSPARK_PYTHON=str(python_tripwire(root)))  # as on a cluster: no Python for tasks
     env.pop("SPARK_LOCAL_IP", None)
     run = Proc.start(cli("run", "--ui", "--customers", str(CUSTOMERS), "--seed", "3", "-o", str(output), "--driver-memory", "1g"), env=env, log=root / "run.log")
     try:
         ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=180).group(1)
         run.wait_for_line(r"^generate .*\.\.\.$", timeout=60)
         listening = listening_addresses({run.pid} | descendants(run.pid))
-        assert run.wait(300) == 0, run.output[-3000:]
+        code = run.wait(300)
+        marker = root / "python-was-started"
+        assert not marker.exists(), (
+            "Spark started Python workers for a task (a UDF, or createDataFrame from a Python list, or an RDD"
+            f" lambda): executors would need Python and our code; see the failing stage in\n{run.output[-2000:]}"
+        )
+        assert code == 0, run.output[-3000:]
     finally:
         run.stop()
     return {"path": output, "ui_url": ui_url, "listening": listening, "manifest": read_manifest(output)}
