@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(generate, "output directory (default out/synthetic)")
     generate.set_defaults(handler=cmd_generate)
 
+    history = commands.add_parser("history", help="start the Spark History Server over a run's event log and print its address")
+    history.add_argument("run", metavar="RUN", help="a run directory (its spark-events/ holds the event log)")
+    history.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
+    history.add_argument("--port", type=_positive_int, help="port (default 18080, or a free one if that is taken)")
+    history.add_argument("--debug", action="store_true")
+    history.set_defaults(handler=cmd_history)
+
     init_config = commands.add_parser("init-config", help="write a commented default configuration file")
     init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
     init_config.add_argument("--force", action="store_true", help="replace an existing file")
@@ -149,7 +156,7 @@ def _execute(args: argparse.Namespace, *, command: str, stages_name: str, defaul
         spark = get_session(cfg.spark, event_log_dir=event_log)
         if args.debug:
             spark.sparkContext.setLogLevel("WARN")
-        if spark.sparkContext.uiWebUrl:
+        if cfg.spark.ui and spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
         manifest = pipeline.execute(spark, cfg, staging, stages=getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
@@ -195,6 +202,30 @@ def cmd_generate(args: argparse.Namespace) -> int:
     manifest, path = _execute(args, command="generate", stages_name="GENERATE_STAGES", default_output="out/synthetic")
     _print_summary(manifest, path)
     return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Serve the run's event log until Ctrl-C (or SIGTERM), then stop the server."""
+    import signal
+
+    from customer_behavior.history import start_history_server
+
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    server = start_history_server(args.run, host=args.host, port=args.port)
+    try:
+        apps = server.wait_ready()
+        names = ", ".join(app.get("id", "?") for app in apps)
+        _say(f"Spark History Server: {server.url} (application {names}); press Ctrl-C to stop")
+        server.process.wait()
+        raise CustomerBehaviorError(f"the Spark History Server stopped unexpectedly (code {server.process.returncode}); see {server.log_file}")
+    except KeyboardInterrupt:
+        _say("Spark History Server stopped")
+        return 0
+    finally:
+        server.stop()
 
 
 def cmd_init_config(args: argparse.Namespace) -> int:

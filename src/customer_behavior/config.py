@@ -37,6 +37,7 @@ class SparkSettings:
     driver_memory: str = knob("auto", 'Driver JVM heap, e.g. "4g". "auto" = half the machine\'s memory, between 1g and 8g. Ignored when a session already exists.')
     shuffle_partitions: int = knob(0, "spark.sql.shuffle.partitions. 0 = auto: 4 x the cores (adaptive execution coalesces small ones).")
     ui: bool = knob(False, "Start the Spark UI (bound to 127.0.0.1 in local mode) and print its address.")
+    metrics: bool = knob(True, "Record Spark's own metrics per stage in the manifest (input, output and shuffle bytes, spill, GC time), read from the driver UI's REST API: the UI then runs on a random port (on 127.0.0.1 in local mode) even without spark.ui.")
     event_log: bool = knob(True, "Write the Spark event log into <output>/spark-events for the History Server.")
     conf: dict = knob({}, "Extra Spark settings passed through as they are, e.g. {\"spark.executor.memory\" = \"2g\"}.")
 
