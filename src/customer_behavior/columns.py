@@ -125,3 +125,11 @@ EXPECTED_PURCHASES = "expected_purchases"
 EXPECTED_AVG_SPEND = "expected_avg_spend"
 CLV = "clv"
 CHURN_RISK = "churn_risk"
+DISCOUNTED_PURCHASES = "discounted_purchases"  # sum over the CLV horizon's months of expected purchases / (1+d)^m
+ALIVE_BAND = "alive_band"
+SEGMENT_GROUP = "segment_group"
+# churn_risk values, lowest risk first
+CHURN_RISK_BANDS = ("low", "medium", "high", "critical")
+# calibration/holdout evaluation
+FREQUENCY_HOLDOUT = "frequency_holdout"
+PREDICTED_HOLDOUT = "predicted_holdout_purchases"
