@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from customer_behavior import TOOL_NAME, __version__
 from customer_behavior import columns as C
+from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insights, model as clv_model
 from customer_behavior.config import Config
+from customer_behavior.errors import ModelError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
 from customer_behavior.session import java_major_version
@@ -84,8 +86,69 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
 
 
+def _as_of_date(ctx: RunContext) -> dt.date:
+    """The run's as-of date: what the features stage used, else the day after the last event."""
+    recorded = ctx.results.get("features", {}).get("as_of") if isinstance(ctx.results.get("features"), dict) else None
+    if recorded:
+        return dt.date.fromisoformat(str(recorded)[:10])
+    last_day = ctx.tables["transactions"].agg(F.max(F.to_date(F.col(C.EVENT_TS)))).first()[0]
+    return last_day + dt.timedelta(days=1)
+
+
+def _rows(df: DataFrame) -> list[dict[str, Any]]:
+    return [row.asDict() for row in df.collect()]
+
+
+def stage_clv(ctx: RunContext) -> None:
+    """BG/NBD + Gamma-Gamma: fit on a bounded summary, score every customer, evaluate on a holdout."""
+    cfg = ctx.cfg.clv
+    with ctx.tracker.stage("clv", "CLV and churn risk (BG/NBD + Gamma-Gamma)") as record:
+        features_df = ctx.tables.get("customer_features")
+        if features_df is None:
+            reason = "no customer_features table (the features stage did not run)"
+            record.status = "skipped"
+            record.notes.append(reason)
+            ctx.results["clv"] = {"status": "skipped", "reason": reason}
+            return
+        segments_df = ctx.tables.get("rfm_segments")
+        if segments_df is None:
+            record.notes.append("no rfm_segments table: churn risk uses P(alive) alone (segment group 'unknown')")
+        try:
+            models = clv_model.fit_models(features_df, cfg)
+        except ModelError as exc:  # a summary without the BTYD columns: record it, let the run go on
+            record.status = "failed"
+            record.notes.append(str(exc))
+            ctx.results["clv"] = {"status": "failed", "reason": str(exc)}
+            return
+        results: dict[str, Any] = {"status": "ok" if not models.errors else "partial", **models.to_dict()}
+        record.notes.extend(models.errors.values())
+        if models.errors:
+            record.status = "partial"
+        if models.bgnbd is None:
+            results["table"] = None
+            record.notes.append("tables/clv not written: it needs BG/NBD")
+        else:
+            write_parquet(clv_model.score_customers(features_df, models, cfg, segments_df), ctx.path(TABLES_DIR, "clv"))
+            clv_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "clv"))
+            ctx.tables["clv"] = clv_df
+            results["table"] = "tables/clv"
+            results["totals"] = clv_insights.totals(clv_df).first().asDict()
+            results["churn_risk"] = _rows(clv_insights.churn_risk_summary(clv_df))
+            results["by_segment"] = _rows(clv_insights.segment_value_summary(clv_df))
+            results["top_customers"] = _rows(clv_insights.top_customers(clv_df))
+            results["horizon_months"] = cfg.horizon_months
+            results["monthly_discount_rate"] = cfg.monthly_discount_rate
+        if cfg.evaluate and "transactions" in ctx.tables:
+            try:
+                results["holdout"] = {"status": "ok", **clv_evaluate.evaluate_holdout(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx))}
+            except ModelError as exc:
+                results["holdout"] = {"status": "failed", "reason": str(exc)}
+                record.notes.append(f"holdout evaluation: {exc}")
+        ctx.results["clv"] = results
+
+
 Stage = Callable[[RunContext], None]
-RUN_STAGES: list[Stage] = [stage_generate]
+RUN_STAGES: list[Stage] = [stage_generate, stage_clv]
 
 
 # --------------------------------------------------------------------------- runs

@@ -41,6 +41,7 @@ class BgNbdFit:
     iterations: int
     customers: float  # sum of the weights the fit used
     rows: int
+    standard_errors: BgNbdParams | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -49,6 +50,7 @@ class BgNbdFit:
             "iterations": self.iterations,
             "customers": self.customers,
             "rows": self.rows,
+            "standard_errors": self.standard_errors.to_dict() if self.standard_errors else None,
         }
 
 
@@ -119,8 +121,13 @@ def fit(
     r, alpha, a, b = np.exp(result.log_params)
     if abs(a - 1.0) < 1e-9:
         raise ModelError(f"{MODEL}: fitted a = 1 exactly, where the expected-purchases formula is undefined{PENALIZER_HINT}")
+    scale = float(scale)
     params = BgNbdParams(r=float(r), alpha=float(alpha / scale), a=float(a), b=float(b))
-    return BgNbdFit(params=params, neg_log_likelihood=result.neg_log_likelihood, iterations=result.iterations, customers=float(weights.sum()), rows=len(x))
+    se_r, se_alpha, se_a, se_b = (float(v) for v in result.standard_errors(float(weights.sum())))
+    return BgNbdFit(
+        params=params, neg_log_likelihood=result.neg_log_likelihood, iterations=result.iterations, customers=float(weights.sum()), rows=len(x),
+        standard_errors=BgNbdParams(r=se_r, alpha=float(se_alpha / scale), a=se_a, b=se_b),
+    )
 
 
 # --------------------------------------------------------------------------- driver-side predictions (numpy)

@@ -43,6 +43,7 @@ class GammaGammaFit:
     iterations: int
     customers: float
     rows: int
+    standard_errors: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -52,6 +53,7 @@ class GammaGammaFit:
             "iterations": self.iterations,
             "customers": self.customers,
             "rows": self.rows,
+            "standard_errors": self.standard_errors,
         }
 
 
@@ -99,6 +101,7 @@ def fit(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = None, *, pena
     return GammaGammaFit(
         params=GammaGammaParams(p=p, q=q, v=v), neg_log_likelihood=result.neg_log_likelihood, iterations=result.iterations,
         customers=float(weights.sum()), rows=len(x),
+        standard_errors=dict(zip(PARAM_NAMES, (float(v) for v in result.standard_errors(float(weights.sum()))))),
     )
 
 
