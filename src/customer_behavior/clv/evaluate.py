@@ -1,11 +1,13 @@
 """Calibration/holdout evaluation, as lifetimes' calibration_and_holdout_data.
 
-Transactions are split at the calibration end date E: the BTYD summary of the purchases
-before E (T measured to E) is the calibration data, on which BG/NBD is refitted; the
-holdout is [E, as_of). For every calibration customer the model predicts the repeat
-purchases in the holdout (t = as_of - E days) and the actual is the number of distinct
-purchase days in the holdout (lifetimes' frequency_holdout). Customers first seen in the
-holdout are not part of it (as in lifetimes).
+Transactions are split at the calibration end date E (the first holdout day): the BTYD
+summary of the purchases before E is the calibration data, on which BG/NBD is refitted;
+the holdout is the days [E, as_of). In lifetimes' terms this is
+calibration_and_holdout_data(freq="D", calibration_period_end=E - 1 day,
+observation_period_end=as_of - 1 day) on day-valued purchases. For every calibration
+customer the model predicts the repeat purchases in the holdout (t = as_of - E days); the
+actual is the number of distinct purchase days in the holdout (frequency_holdout).
+Customers first seen in the holdout are not part of it (as in lifetimes).
 
 Reported: customers, mean absolute error, RMSE, Pearson correlation, total predicted and
 total actual purchases, and the mean predicted vs actual by calibration frequency (0..9,

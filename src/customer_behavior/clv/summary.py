@@ -42,12 +42,14 @@ def is_purchase() -> Column:
 
 
 def btyd_summary(transactions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
-    """lifetimes' summary_data_from_transaction_data (freq "D") before `as_of` (exclusive).
+    """lifetimes' summary_data_from_transaction_data(freq="D", observation_period_end=as_of - 1 day).
 
-    Purchase days are the days with a completed order; frequency = purchase days - 1,
-    recency = days from the first to the last purchase day, T = days from the first purchase
-    day to `as_of`, monetary_value = mean over the repeat purchase days of the day's spend
-    (0 for one-time buyers).
+    The same definitions as the BTYD columns of `features` (checked by a test), without
+    computing every other feature: the holdout evaluation needs it for the calibration
+    period. Purchases are completed orders with a positive amount on days before `as_of`;
+    frequency = purchase days - 1, recency = last - first purchase day, T = (as_of - 1 day) -
+    first purchase day, monetary_value = mean spend of the repeat purchase days (0 for
+    one-time buyers).
     """
     day = F.to_date(F.col(C.EVENT_TS))
     days_df = (
@@ -69,7 +71,7 @@ def btyd_summary(transactions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
             F.col(C.CUSTOMER_ID),
             (F.col("purchase_days") - F.lit(1)).cast("double").alias(C.BTYD_FREQUENCY),
             F.datediff(F.col("last_day"), F.col("first_day")).cast("double").alias(C.BTYD_RECENCY),
-            F.datediff(F.lit(as_of), F.col("first_day")).cast("double").alias(C.BTYD_T),
+            (F.datediff(F.lit(as_of), F.col("first_day")) - F.lit(1)).cast("double").alias(C.BTYD_T),
             F.when(
                 F.col("purchase_days") > F.lit(1),
                 (F.col("total_spend") - F.col("first_day_spend")) / (F.col("purchase_days") - F.lit(1)).cast("double"),
