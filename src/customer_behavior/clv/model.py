@@ -60,7 +60,8 @@ def fit_bgnbd(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: ClvConf
     if counts.repeat_customers == 0:
         raise ModelError(f"{bgnbd.MODEL} cannot be fitted: no customer has a repeat purchase (every frequency is 0), so purchase rate and dropout are not identifiable")
     grouped = summary.bounded_grouped_summary(
-        summary_df, summary.group_bgnbd_summary, customers=counts.customers, max_rows=cfg.max_summary_rows, seed=cfg.sample_seed, model=bgnbd.MODEL
+        summary_df, summary.group_bgnbd_summary, customers=counts.customers, max_rows=cfg.max_summary_rows, seed=cfg.sample_seed, model=bgnbd.MODEL,
+        approx_rows=counts.approx_bgnbd_rows,
     )
     table = grouped.table
     fitted = bgnbd.fit(table[C.BTYD_FREQUENCY], table[C.BTYD_RECENCY], table[C.BTYD_T], table[summary.WEIGHT], penalizer=cfg.penalizer, max_iterations=cfg.max_iterations)
@@ -80,7 +81,8 @@ def fit_gamma_gamma(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: C
         raise ModelError(f"{gamma_gamma.MODEL} cannot be fitted: every repeat customer has a monetary_value <= 0; the model needs positive spend")
     customers_df = summary.filter_gamma_gamma_customers(summary_df, exclude_nonpositive=cfg.exclude_nonpositive_monetary)
     grouped = summary.bounded_grouped_summary(
-        customers_df, summary.group_gamma_gamma_summary, customers=usable, max_rows=cfg.max_summary_rows, seed=cfg.sample_seed, model=gamma_gamma.MODEL
+        customers_df, summary.group_gamma_gamma_summary, customers=usable, max_rows=cfg.max_summary_rows, seed=cfg.sample_seed, model=gamma_gamma.MODEL,
+        approx_rows=counts.approx_gamma_gamma_rows if cfg.exclude_nonpositive_monetary else None,
     )
     table = grouped.table
     fitted = gamma_gamma.fit(table[C.BTYD_FREQUENCY], table[C.BTYD_MONETARY_VALUE], table[summary.WEIGHT], penalizer=cfg.penalizer, max_iterations=cfg.max_iterations)

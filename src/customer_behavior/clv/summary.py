@@ -123,6 +123,9 @@ def summary_counts_row(summary_df: DataFrame) -> DataFrame:
         F.sum(F.when(repeat & (m.isNull() | (m <= F.lit(0.0))), 1).otherwise(0)).alias("repeat_nonpositive_monetary"),
         F.sum(F.when(invalid, 1).otherwise(0)).alias("invalid_rows"),
         F.min(T).cast("double").alias("min_T"),
+        # HyperLogLog estimates (a few per cent off) that let a fit skip a grouping that cannot fit the bound
+        F.approx_count_distinct(F.struct(x, t_x, T), 0.02).alias("approx_bgnbd_rows"),
+        F.approx_count_distinct(F.when(repeat & (m > F.lit(0.0)), F.struct(x, m)), 0.02).alias("approx_gamma_gamma_rows"),
     )
 
 
@@ -136,6 +139,8 @@ class SummaryCounts:
     repeat_nonpositive_monetary: int
     invalid_rows: int
     min_T: float  # the youngest customer's age: where the hypergeometric series converges slowest
+    approx_bgnbd_rows: int  # distinct (frequency, recency, T), estimated
+    approx_gamma_gamma_rows: int  # distinct (frequency, monetary_value) of repeat customers with positive spend, estimated
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -166,11 +171,24 @@ def collect_grouped(grouped_df: DataFrame, max_rows: int) -> pd.DataFrame | None
     return None if len(table) > max_rows else table
 
 
-def bounded_grouped_summary(customers_df: DataFrame, group, *, customers: int, max_rows: int, seed: int, model: str) -> GroupedSummary:
-    """Group all customers if that fits in `max_rows`, else a seeded hash sample of them (see module doc)."""
-    table = collect_grouped(group(customers_df), max_rows)
-    if table is not None:
-        return GroupedSummary(table=table, customers=customers, sampled=False, sample_fraction=1.0)
+# Skip straight to the sample when the estimated distinct rows exceed the bound by this much
+# (approx_count_distinct's relative standard deviation is 2%; 10% is five of them).
+ESTIMATE_MARGIN = 1.10
+
+
+def bounded_grouped_summary(
+    customers_df: DataFrame, group, *, customers: int, max_rows: int, seed: int, model: str, approx_rows: int | None = None
+) -> GroupedSummary:
+    """Group all customers if that fits in `max_rows`, else a seeded hash sample of them (see module doc).
+
+    `approx_rows`, an estimate of the grouped rows, saves the full grouping job when it clearly
+    cannot fit; the decision to sample is otherwise made on the exact grouped row count.
+    """
+    clearly_too_many = approx_rows is not None and approx_rows > ESTIMATE_MARGIN * max_rows
+    if not clearly_too_many:
+        table = collect_grouped(group(customers_df), max_rows)
+        if table is not None:
+            return GroupedSummary(table=table, customers=customers, sampled=False, sample_fraction=1.0)
     fraction = SAMPLE_HEADROOM * max_rows / max(customers, 1)
     table = collect_grouped(group(filter_sample(customers_df, fraction=fraction, seed=seed)), max_rows)
     if table is None:  # pragma: no cover - a binomial 20+ standard deviations above its mean
