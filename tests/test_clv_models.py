@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
 from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
 
 from customer_behavior.clv import bgnbd, gamma_gamma
@@ -75,6 +75,21 @@ def test_bgnbd_driver_predictions_equal_lifetimes(cdnow):
         np.testing.assert_allclose(
             bgnbd.expected_purchases(fitted.params, t, x, t_x, T), theirs.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T), rtol=0.01
         )
+
+
+def test_mbgnbd_fit_and_predictions_equal_lifetimes_on_cdnow(cdnow):
+    x, t_x, T = cdnow["frequency"].to_numpy(float), cdnow["recency"].to_numpy(), cdnow["T"].to_numpy()
+    fitted = bgnbd.fit(x, t_x, T, modified=True)
+    theirs = ModifiedBetaGeoFitter().fit(x, t_x, T)
+    assert fitted.params.model == "MBG/NBD"
+    for name in bgnbd.PARAM_NAMES:
+        assert getattr(fitted.params, name) == pytest.approx(theirs.params_[name], rel=0.01), name
+    alive = bgnbd.prob_alive(fitted.params, x, t_x, T)
+    np.testing.assert_allclose(alive, theirs.conditional_probability_alive(x, t_x, T), rtol=0.01)
+    assert alive[x == 0].max() < 1.0  # unlike BG/NBD, one-time buyers can be gone
+    np.testing.assert_allclose(
+        bgnbd.expected_purchases(fitted.params, 26.0, x, t_x, T), theirs.conditional_expected_number_of_purchases_up_to_time(26.0, x, t_x, T), rtol=0.01
+    )
 
 
 def test_bgnbd_recovers_simulated_parameters_within_10_percent():

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
 from lifetimes.utils import calibration_and_holdout_data
 from pyspark.sql import functions as F
 from sklearn.metrics import roc_auc_score
@@ -101,6 +101,8 @@ def test_btyd_summary_for_calibration_equals_the_features_columns(synthetic_smal
         BgNbdParams(r=0.9, alpha=25.0, a=0.19, b=6.6),  # like the synthetic fit
         BgNbdParams(r=2.0, alpha=3.0, a=3.5, b=10.0),  # a > 2 and a small alpha: slow series
         BgNbdParams(r=0.24, alpha=4.4, a=0.79, b=2.4),  # CDNOW (weeks)
+        BgNbdParams(r=1.9, alpha=45.0, a=0.12, b=0.9, modified=True),  # MBG/NBD on the synthetic data
+        BgNbdParams(r=2.0, alpha=3.0, a=3.5, b=10.0, modified=True),
     ],
 )
 def test_expected_purchases_series_matches_scipy_hyp2f1(spark, params):
@@ -130,6 +132,25 @@ def test_prob_alive_ranks_planted_dropout(scored):
     assert 0.60 <= auc_all < 0.80
     assert (scored.loc[~repeat, C.PROB_ALIVE] == 1.0).all()
     assert auc_risk >= 0.80
+
+
+def test_mbgnbd_equals_lifetimes_and_ranks_planted_dropout(features_df, synthetic_small):
+    """clv.model = "mbgnbd": one-time buyers' P(alive) falls with age; AUC measured 0.96."""
+    cfg = ClvConfig(model="mbgnbd")
+    models = fit_models(features_df, cfg)
+    truth = synthetic_small["truth"].select(C.CUSTOMER_ID, C.IS_CHURNED)
+    out = score_customers(features_df, models, cfg).join(truth, on=C.CUSTOMER_ID, how="inner").toPandas()
+    x, t_x, T = (out[c] for c in (C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T))
+    theirs = ModifiedBetaGeoFitter().fit(x, t_x, T)
+    assert models.to_dict()["bgnbd"]["model"] == "MBG/NBD"
+    for name in bgnbd.PARAM_NAMES:
+        assert getattr(models.bgnbd.params, name) == pytest.approx(theirs.params_[name], rel=0.01), name
+    np.testing.assert_allclose(out[C.PROB_ALIVE], theirs.conditional_probability_alive(x, t_x, T), rtol=0.01)
+    expected = theirs.conditional_expected_number_of_purchases_up_to_time(360.0, x, t_x, T)
+    np.testing.assert_allclose(out[C.EXPECTED_PURCHASES], expected, rtol=0.01, atol=1e-9)
+    auc = roc_auc_score(out[C.IS_CHURNED].astype(int), 1.0 - out[C.PROB_ALIVE])
+    print(f"AUC 1-P(alive) with MBG/NBD: {auc:.3f}")
+    assert auc >= 0.80
 
 
 def test_churn_risk_follows_the_documented_table(scored):

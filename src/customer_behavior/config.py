@@ -131,6 +131,7 @@ class SegmentsConfig:
 
 @dataclass(frozen=True)
 class ClvConfig:
+    model: str = knob("bgnbd", 'Purchase/dropout model: "bgnbd" (BG/NBD, as lifetimes\' BetaGeoFitter) or "mbgnbd" (MBG/NBD: one-time buyers can drop out too, so their P(alive) falls with age).')
     horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
     monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
     penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")
@@ -146,6 +147,8 @@ class ClvConfig:
     calibration_end: str = knob("", "First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
 
     def __post_init__(self) -> None:
+        if self.model not in ("bgnbd", "mbgnbd"):
+            raise ConfigError(f"clv.model: {self.model!r} is not a model; use \"bgnbd\" or \"mbgnbd\"")
         if not 1 <= self.horizon_months <= 600:
             raise ConfigError(f"clv.horizon_months: {self.horizon_months} must be between 1 and 600")
         if not 0.0 <= self.monthly_discount_rate < 1.0:

@@ -55,16 +55,19 @@ def check_columns(summary_df: DataFrame) -> None:
 
 
 def fit_bgnbd(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: ClvConfig) -> tuple[BgNbdFit, dict]:
+    """BG/NBD, or MBG/NBD with clv.model = "mbgnbd"."""
+    modified = cfg.model == "mbgnbd"
+    name = bgnbd.MODIFIED_MODEL if modified else bgnbd.MODEL
     if counts.invalid_rows:
-        raise ModelError(f"{bgnbd.MODEL} cannot be fitted: {counts.invalid_rows} customers have a missing or impossible (frequency, recency, T) (recency must be within [0, T], 0 for frequency 0)")
+        raise ModelError(f"{name} cannot be fitted: {counts.invalid_rows} customers have a missing or impossible (frequency, recency, T) (recency must be within [0, T], 0 for frequency 0)")
     if counts.repeat_customers == 0:
-        raise ModelError(f"{bgnbd.MODEL} cannot be fitted: no customer has a repeat purchase (every frequency is 0), so purchase rate and dropout are not identifiable")
+        raise ModelError(f"{name} cannot be fitted: no customer has a repeat purchase (every frequency is 0), so purchase rate and dropout are not identifiable")
     grouped = summary.bounded_grouped_summary(
-        summary_df, summary.group_bgnbd_summary, customers=counts.customers, max_rows=cfg.max_summary_rows, seed=cfg.sample_seed, model=bgnbd.MODEL,
+        summary_df, summary.group_bgnbd_summary, customers=counts.customers, max_rows=cfg.max_summary_rows, seed=cfg.sample_seed, model=name,
         approx_rows=counts.approx_bgnbd_rows,
     )
     table = grouped.table
-    fitted = bgnbd.fit(table[C.BTYD_FREQUENCY], table[C.BTYD_RECENCY], table[C.BTYD_T], table[summary.WEIGHT], penalizer=cfg.penalizer, max_iterations=cfg.max_iterations)
+    fitted = bgnbd.fit(table[C.BTYD_FREQUENCY], table[C.BTYD_RECENCY], table[C.BTYD_T], table[summary.WEIGHT], penalizer=cfg.penalizer, max_iterations=cfg.max_iterations, modified=modified)
     return fitted, grouped.to_dict()
 
 

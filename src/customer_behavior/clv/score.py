@@ -36,11 +36,17 @@ def _lit(value: float) -> Column:
 # --------------------------------------------------------------------------- column functions
 
 
+def _shift(params: BgNbdParams) -> float:
+    """MBG/NBD's formulas are BG/NBD's with b + x - 1 -> b + x and a + b + x - 1 -> a + b + x."""
+    return 1.0 if params.modified else 0.0
+
+
 def prob_alive(params: BgNbdParams, x: Column, t_x: Column, T: Column) -> Column:
-    """P(alive | x, t_x, T); 1 for customers without a repeat purchase (as lifetimes)."""
+    """P(alive | x, t_x, T); BG/NBD: 1 for customers without a repeat purchase (as lifetimes)."""
     r, alpha, a, b = (_lit(v) for v in (params.r, params.alpha, params.a, params.b))
-    log_div = (r + x) * F.log((alpha + T) / (alpha + t_x)) + F.log(a / (b + x - F.lit(1.0)))
-    return F.when(x == F.lit(0), F.lit(1.0)).otherwise(F.lit(1.0) / (F.lit(1.0) + F.exp(log_div)))
+    log_div = (r + x) * F.log((alpha + T) / (alpha + t_x)) + F.log(a / (b + x - _lit(1.0 - _shift(params))))
+    alive = F.lit(1.0) / (F.lit(1.0) + F.exp(log_div))
+    return alive if params.modified else F.when(x == F.lit(0), F.lit(1.0)).otherwise(alive)
 
 
 def series_terms_needed(z: Column, a: float, max_terms: int) -> Column:
@@ -63,19 +69,23 @@ def hypergeometric_2f1(a: Column, b: Column, c: Column, z: Column, terms: Column
 
 
 def purchases_numerator(params: BgNbdParams, t: float, x: Column, T: Column, max_terms: int) -> Column:
-    """(a+b+x-1)/(a-1) * (1 - 2F1(r+x, b+x; a+b+x-1; z) ((alpha+T)/(alpha+T+t))^(r+x)); depends on (x, T) only."""
+    """(a+b+x-1)/(a-1) * (1 - 2F1(r+x, b+x; a+b+x-1; z) ((alpha+T)/(alpha+T+t))^(r+x)); depends on (x, T) only.
+
+    MBG/NBD: (a+b+x)/(a-1) * (1 - 2F1(r+x, b+x+1; a+b+x; z) (...)^(r+x)).
+    """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    shift = _shift(params)
     z = _lit(t) / (_lit(alpha) + T + _lit(t))
-    c = _lit(a + b - 1.0) + x
-    series = hypergeometric_2f1(_lit(a + b - 1.0 - r), _lit(a - 1.0), c, z, series_terms_needed(z, a, max_terms))
+    c = _lit(a + b - 1.0 + shift) + x
+    series = hypergeometric_2f1(_lit(a + b - 1.0 + shift - r), _lit(a - 1.0), c, z, series_terms_needed(z, a, max_terms))
     hyp_term = F.pow(F.lit(1.0) - z, _lit(a - 1.0)) * series
     return c / _lit(a - 1.0) * (F.lit(1.0) - hyp_term)
 
 
 def purchases_denominator(params: BgNbdParams, x: Column, t_x: Column, T: Column) -> Column:
     r, alpha, a, b = (_lit(v) for v in (params.r, params.alpha, params.a, params.b))
-    ratio = a / (b + x - F.lit(1.0)) * F.pow((alpha + T) / (alpha + t_x), r + x)
-    return F.lit(1.0) + F.when(x > F.lit(0), ratio).otherwise(F.lit(0.0))
+    ratio = a / (b + x - _lit(1.0 - _shift(params))) * F.pow((alpha + T) / (alpha + t_x), r + x)
+    return F.lit(1.0) + (ratio if params.modified else F.when(x > F.lit(0), ratio).otherwise(F.lit(0.0)))
 
 
 def expected_average_spend(params: GammaGammaParams, x: Column, m: Column) -> Column:
