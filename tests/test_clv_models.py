@@ -11,7 +11,8 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
 from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
 
 from customer_behavior.clv import bgnbd, gamma_gamma
-from customer_behavior.errors import ModelError
+from customer_behavior.config import ClvConfig, config_from_dict
+from customer_behavior.errors import ConfigError, ModelError
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +150,31 @@ def test_gamma_gamma_identical_customers_is_a_model_error():
 def test_gamma_gamma_no_repeat_customers_is_a_model_error():
     with pytest.raises(ModelError, match=r"Gamma-Gamma cannot be fitted: no repeat customers"):
         gamma_gamma.fit([], [])
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"model": "pareto"}, r"^clv\.model: 'pareto' is not a model"),
+        ({"horizon_months": 0}, r"^clv\.horizon_months: 0 must be between 1 and 600"),
+        ({"monthly_discount_rate": -0.1}, r"^clv\.monthly_discount_rate: -0\.1 must be >= 0 and < 1"),
+        ({"penalizer": -1}, r"^clv\.penalizer: -1\.0 must be between 0 and 100"),
+        ({"max_summary_rows": 5}, r"^clv\.max_summary_rows: 5 must be between 100"),
+        ({"prob_alive_low": 0.8, "prob_alive_high": 0.5}, r"^clv\.prob_alive_low/prob_alive_high: need 0 < low < high < 1"),
+        ({"calibration_end": "2024-13-01"}, r"^clv\.calibration_end: '2024-13-01' is not a date"),
+        ({"holdout_days": 0}, r"^clv\.holdout_days: 0 must be at least 1"),
+        ({"horizon": 12}, r"^unknown config key 'clv\.horizon'; allowed keys in \[clv\]: model, horizon_months"),
+        ({"max_summary_rows": "many"}, r"^clv\.max_summary_rows: 'many' is not a whole number"),
+    ],
+)
+def test_clv_config_errors_name_the_key(values, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict({"clv": values})
+
+
+def test_clv_config_defaults_and_calibration_date():
+    cfg = config_from_dict({"clv": {"calibration_end": "2024-07-01", "model": "mbgnbd"}}).clv
+    assert cfg.calibration_end_date.isoformat() == "2024-07-01" and cfg.model == "mbgnbd"
+    default = ClvConfig()
+    assert (default.model, default.horizon_months, default.monthly_discount_rate, default.penalizer) == ("bgnbd", 12, 0.01, 0.0)
+    assert default.calibration_end_date is None

@@ -203,7 +203,8 @@ def _rows(df: DataFrame) -> list[dict[str, Any]]:
 def stage_clv(ctx: RunContext) -> None:
     """BG/NBD + Gamma-Gamma: fit on a bounded summary, score every customer, evaluate on a holdout."""
     cfg = ctx.cfg.clv
-    with ctx.tracker.stage("clv", "CLV and churn risk (BG/NBD + Gamma-Gamma)") as record:
+    model_name = "MBG/NBD" if cfg.model == "mbgnbd" else "BG/NBD"
+    with ctx.tracker.stage("clv", f"CLV and churn risk ({model_name} + Gamma-Gamma)") as record:
         features_df = ctx.tables.get("customer_features")
         if features_df is None:
             reason = "no customer_features table (the features stage did not run)"
