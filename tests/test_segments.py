@@ -43,8 +43,8 @@ def test_every_code_maps_to_exactly_one_segment_and_every_segment_is_reachable()
 
 def test_table_reads_as_its_rules():
     code_map = TABLE.code_map()
-    assert code_map["555"] == code_map["541"] == "Champions"
-    assert code_map["351"] == code_map["443"] == "Loyal Customers"
+    assert code_map["555"] == code_map["541"] == code_map["531"] == "Champions"
+    assert code_map["351"] == code_map["443"] == code_map["431"] == code_map["334"] == "Loyal Customers"
     assert code_map["521"] == "Potential Loyalists"
     assert code_map["515"] == "New Customers"
     assert code_map["411"] == "Promising"
