@@ -100,8 +100,9 @@ def main() -> None:
         cores = spark.sparkContext.defaultParallelism
     shutil.rmtree(workdir, ignore_errors=True)
     info = models.to_dict()
+    suffix = "" if args.max_summary_rows == ClvConfig().max_summary_rows else f"_max{args.max_summary_rows}"
     save(
-        f"clv_{args.customers}",
+        f"clv_{args.customers}{suffix}",
         {
             "benchmark": "clv fit + score",
             "customers": args.customers,
