@@ -95,22 +95,32 @@ def test_btyd_summary_for_calibration_equals_the_features_columns(synthetic_smal
     np.testing.assert_allclose(ours[C.BTYD_MONETARY_VALUE], theirs[C.BTYD_MONETARY_VALUE], rtol=1e-9)
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        BgNbdParams(r=0.9, alpha=25.0, a=0.19, b=6.6),  # like the synthetic fit
-        BgNbdParams(r=2.0, alpha=3.0, a=3.5, b=10.0),  # a > 2 and a small alpha: slow series
-        BgNbdParams(r=0.24, alpha=4.4, a=0.79, b=2.4),  # CDNOW (weeks)
-        BgNbdParams(r=1.9, alpha=45.0, a=0.12, b=0.9, modified=True),  # MBG/NBD on the synthetic data
-        BgNbdParams(r=2.0, alpha=3.0, a=3.5, b=10.0, modified=True),
-    ],
+SERIES_CASES = (
+    BgNbdParams(r=0.9, alpha=25.0, a=0.19, b=6.6),  # like the synthetic fit
+    BgNbdParams(r=2.0, alpha=3.0, a=3.5, b=10.0),  # a > 2 and a small alpha: slow series
+    BgNbdParams(r=0.24, alpha=4.4, a=0.79, b=2.4),  # CDNOW (weeks)
+    BgNbdParams(r=1.9, alpha=45.0, a=0.12, b=0.9, modified=True),  # MBG/NBD on the synthetic data
+    BgNbdParams(r=2.0, alpha=3.0, a=3.5, b=10.0, modified=True),
 )
-def test_expected_purchases_series_matches_scipy_hyp2f1(spark, params):
+
+
+def test_expected_purchases_series_matches_scipy_hyp2f1(spark):
+    """The Spark series (Euler-transformed 2F1) against scipy's hyp2f1, over a grid with large x and T = 0."""
     grid = [(float(x), float(t_x), float(T)) for x in (0, 1, 3, 20, 150) for T in (0, 5, 90, 700) for t_x in (0.0, T / 2, T) if x > 0 or t_x == 0]
     grid_df = spark.createDataFrame(grid, [C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T])
-    out = grid_df.transform(score.with_expected_purchases_at, params, 365.0, max_terms=5000, name="e").toPandas()
-    reference = bgnbd.expected_purchases(params, 365.0, out[C.BTYD_FREQUENCY].to_numpy(), out[C.BTYD_RECENCY].to_numpy(), out[C.BTYD_T].to_numpy())
-    np.testing.assert_allclose(out["e"], reference, rtol=1e-7, atol=1e-12)
+    per_case = [
+        grid_df.transform(score.with_expected_purchases_at, params, 365.0, max_terms=5000, name="e").withColumn("case", F.lit(i))
+        for i, params in enumerate(SERIES_CASES)
+    ]
+    union_df = per_case[0]
+    for case_df in per_case[1:]:
+        union_df = union_df.unionByName(case_df)
+    out = union_df.toPandas()
+    assert len(out) == len(grid) * len(SERIES_CASES)
+    for i, params in enumerate(SERIES_CASES):
+        case = out[out["case"] == i]
+        x, t_x, T = (case[c].to_numpy() for c in (C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T))
+        np.testing.assert_allclose(case["e"], bgnbd.expected_purchases(params, 365.0, x, t_x, T), rtol=1e-7, atol=1e-12, err_msg=str(params))
 
 
 def test_prob_alive_ranks_planted_dropout(scored):
