@@ -166,9 +166,16 @@ class GroupedSummary:
 
 
 def collect_grouped(grouped_df: DataFrame, max_rows: int) -> pd.DataFrame | None:
-    """The grouped table on the driver if it has at most `max_rows` rows, else None (one job)."""
+    """The grouped table on the driver if it has at most `max_rows` rows, else None (one job).
+
+    Sorted by its keys: rows arrive in an order that depends on partitioning, and the fit's
+    floating-point sums should not, so the same data give bit-identical parameters anywhere.
+    """
     table = grouped_df.limit(max_rows + 1).toPandas()
-    return None if len(table) > max_rows else table
+    if len(table) > max_rows:
+        return None
+    keys = [c for c in table.columns if c != WEIGHT]
+    return table.sort_values(keys, kind="mergesort").reset_index(drop=True)
 
 
 # Skip straight to the sample when the estimated distinct rows exceed the bound by this much
