@@ -186,6 +186,13 @@ def test_sampled_fit_is_bounded_deterministic_and_close(features_df, fitted):
     assert first.bgnbd.params.alpha == pytest.approx(fitted.bgnbd.params.alpha, rel=0.25)
 
 
+def test_fit_does_not_depend_on_partitioning(features_df, fitted):
+    """Bit-identical parameters from 7 partitions in another order (the grouped rows are sorted)."""
+    shuffled = fit_models(features_df.repartition(7, F.col(C.BTYD_T)), ClvConfig())
+    assert shuffled.bgnbd.params == fitted.bgnbd.params
+    assert shuffled.gamma_gamma.params == fitted.gamma_gamma.params
+
+
 def test_bad_input_is_reported_per_model(spark):
     def summary_df(rows):
         return spark.createDataFrame(rows, [C.CUSTOMER_ID, C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T, C.BTYD_MONETARY_VALUE])
