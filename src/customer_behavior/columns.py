@@ -102,6 +102,8 @@ WEEKEND_SHARE = "weekend_share"
 RETURN_RATE = "return_rate"
 DISCOUNT_SHARE = "discount_share"
 AVG_BASKET_SIZE = "avg_basket_size"
+RETURNS = "returns"  # number of return rows in the window
+AS_OF_DATE = "as_of_date"  # exclusive end of the observation window the features describe
 # BTYD summary, named as lifetimes' summary_data_from_transaction_data names them
 BTYD_FREQUENCY = "frequency"
 BTYD_RECENCY = "recency"
@@ -115,6 +117,17 @@ M_SCORE = "m_score"
 RFM_CODE = "rfm_code"
 SEGMENT = "segment"
 
+# segment_summary
+CUSTOMERS = "customers"
+CUSTOMER_SHARE = "customer_share"
+REVENUE = "revenue"
+REVENUE_SHARE = "revenue_share"
+MEAN_R_SCORE = "mean_r_score"
+MEAN_F_SCORE = "mean_f_score"
+MEAN_M_SCORE = "mean_m_score"
+MEAN_RECENCY_DAYS = "mean_recency_days"
+MEAN_ORDER_VALUE_SEGMENT = "mean_order_value"  # segment revenue / segment orders
+
 # personas
 CLUSTER = "cluster"
 PERSONA_NAME = "persona_name"
@@ -125,3 +138,11 @@ EXPECTED_PURCHASES = "expected_purchases"
 EXPECTED_AVG_SPEND = "expected_avg_spend"
 CLV = "clv"
 CHURN_RISK = "churn_risk"
+DISCOUNTED_PURCHASES = "discounted_purchases"  # sum over the CLV horizon's months of expected purchases / (1+d)^m
+ALIVE_BAND = "alive_band"
+SEGMENT_GROUP = "segment_group"
+# churn_risk values, lowest risk first
+CHURN_RISK_BANDS = ("low", "medium", "high", "critical")
+# calibration/holdout evaluation
+FREQUENCY_HOLDOUT = "frequency_holdout"
+PREDICTED_HOLDOUT = "predicted_holdout_purchases"
