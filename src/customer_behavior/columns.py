@@ -161,3 +161,16 @@ ITEMS = "items"
 
 GROUP_ALL = "all"
 GROUP_ALL_LABEL = "All customers"
+
+# insights (tables/insights/*; see insights.py and docs/report.md)
+NET_REVENUE = "net_revenue"
+AVG_RECENCY_DAYS = "avg_recency_days"
+AVG_ORDERS = "avg_orders"
+REPEAT_RATE = "repeat_rate"
+ACTIVE_SHARE = "active_share"
+AT_RISK_CUSTOMERS = "at_risk_customers"
+AT_RISK_REVENUE = "at_risk_revenue"
+CLV_TOTAL = "clv_total"
+AVG_PROB_ALIVE = "avg_prob_alive"
+HIGH_CHURN_CUSTOMERS = "high_churn_customers"
+HIGH_CHURN_REVENUE = "high_churn_revenue"

@@ -4,7 +4,7 @@ Every function here is a pure `DataFrame -> DataFrame` transform over the canoni
 transactions; the results are small aggregates (a few hundred rows at most) written under
 `tables/patterns/`. Definitions (also in docs/report.md):
 
-- an *order* is a transaction with status `completed` (the generator and the canonical model
+- an *order* is a transaction with status `completed` and a positive amount, as in features.py (the generator and the canonical model
   hold one category, payment method and channel per order);
 - *revenue* in these tables is the value of completed orders at the time they were placed,
   before later returns (returns happen days later and would blur the time-of-day picture);
@@ -71,7 +71,8 @@ def _safe_ratio(numerator: Column, denominator: Column) -> Column:
 
 def filter_orders(transactions_df: DataFrame) -> DataFrame:
     """Completed orders with the attributes the patterns need; null labels become "unknown"."""
-    return transactions_df.filter(F.col(C.STATUS) == F.lit(C.STATUS_COMPLETED)).select(
+    is_order = (F.col(C.STATUS) == F.lit(C.STATUS_COMPLETED)) & (F.col(C.AMOUNT) > F.lit(0))
+    return transactions_df.filter(is_order).select(
         F.col(C.CUSTOMER_ID),
         F.col(C.EVENT_TS),
         F.coalesce(F.col(C.CATEGORY), F.lit(UNKNOWN)).alias(C.CATEGORY),
