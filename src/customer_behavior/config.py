@@ -112,7 +112,7 @@ class InsightsConfig:
     active_days: int = knob(90, "A customer is active when they bought within this many days of the as-of date.")
     top_share: float = knob(0.2, "The top share of customers (by net spend) whose share of revenue is reported (0.2 = top 20%).")
     at_risk_segments: list = knob(["At Risk", "Can't Lose Them", "About to Sleep", "Need Attention"], "RFM segments whose revenue counts as at risk and that get win-back recommendations.")
-    max_recommendations: int = knob(8, "Show at most this many recommendations (largest value at stake first).")
+    max_recommendations: int = knob(10, "Show at most this many recommendations (largest value at stake first).")
 
     def __post_init__(self) -> None:
         if self.active_days < 1:

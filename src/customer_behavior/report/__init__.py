@@ -80,14 +80,21 @@ def load_tables(root: str | os.PathLike[str], *, meta: dict[str, Any] | None = N
     if len(kpis_df) != 1:
         raise InputError(f"table {str(base / 'tables/insights/kpis')!r} must hold exactly one row, found {len(kpis_df)}")
     optional = {key: _read(base / rel) if _is_table(base / rel) else None for key, rel in OPTIONAL_TABLES.items()}
+    optional["personas"] = _by_revenue(optional["personas"])
     return ReportData(
-        kpis=json_safe(kpis_df.iloc[0].to_dict()),
-        segments=_read(base / "tables/insights/segments"),
+        kpis={column: json_safe(kpis_df[column].iloc[0]) for column in kpis_df.columns},
+        segments=_by_revenue(_read(base / "tables/insights/segments")),
         rf_grid=_read(base / "tables/insights/rf_grid"),
         patterns={name: _read(base / "tables/patterns" / name) for name in PATTERN_TABLES},
         meta=meta or {},
         **optional,
     )
+
+
+def _by_revenue(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    if df is None or df.empty or C.REVENUE not in df.columns:
+        return df
+    return df.sort_values([C.REVENUE, C.GROUP], ascending=[False, True]).reset_index(drop=True)
 
 
 def load_run(path: str | os.PathLike[str]) -> ReportData:

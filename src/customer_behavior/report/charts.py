@@ -216,7 +216,7 @@ def affinities(df: pd.DataFrame | None) -> go.Figure | None:
     frame = frame.iloc[::-1]
     fig = go.Figure(
         go.Bar(
-            x=frame[C.LIFT], y=frame["rule"], orientation="h", marker={"color": frame[C.CONFIDENCE], "colorscale": "Purples", "colorbar": {"title": "confidence"}},
+            x=frame[C.LIFT], y=frame["rule"], orientation="h", marker={"color": frame[C.CONFIDENCE].astype(float).tolist(), "colorscale": "Purples", "colorbar": {"title": "confidence"}},
             customdata=frame[[C.SUPPORT, C.CONFIDENCE]].values.tolist(),
             hovertemplate="%{y}<br>lift %{x:.2f}<br>support %{customdata[0]:.1%}<br>confidence %{customdata[1]:.1%}<extra></extra>",
         )

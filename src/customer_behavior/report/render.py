@@ -21,7 +21,10 @@ SEGMENT_COLUMNS = (
     ("revenue_per_customer", "revenue / customer"), ("aov", "order value"), (C.AVG_ORDERS, "orders / customer"), (C.AVG_RECENCY_DAYS, "days since last order"),
     (C.ACTIVE_SHARE, "% active"), (C.CLV_TOTAL, "CLV"), (C.AVG_PROB_ALIVE, "P(alive)"), (C.HIGH_CHURN_CUSTOMERS, "high churn risk"),
 )
-PERCENT_COLUMNS = {"customer_share", C.REVENUE_SHARE, C.ACTIVE_SHARE, C.REPEAT_RATE, C.SUPPORT, C.CONFIDENCE, C.ORDER_SHARE}
+PERCENT_COLUMNS = {
+    "customer_share", C.REVENUE_SHARE, C.ACTIVE_SHARE, C.REPEAT_RATE, C.SUPPORT, C.CONFIDENCE, C.ORDER_SHARE, "top_revenue_share", "top_share",
+    "weekend_order_share", "base_weekend_order_share", "high_churn_revenue_share", "one_time_share", "persona_at_risk_share", "base_at_risk_share",
+}
 MONEY_COLUMNS = {C.REVENUE, "revenue_per_customer", "aov", C.CLV_TOTAL, C.AT_RISK_REVENUE, "value_at_stake"}
 
 
