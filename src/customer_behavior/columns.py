@@ -102,6 +102,8 @@ WEEKEND_SHARE = "weekend_share"
 RETURN_RATE = "return_rate"
 DISCOUNT_SHARE = "discount_share"
 AVG_BASKET_SIZE = "avg_basket_size"
+RETURNS = "returns"  # number of return rows in the window
+AS_OF_DATE = "as_of_date"  # exclusive end of the observation window the features describe
 # BTYD summary, named as lifetimes' summary_data_from_transaction_data names them
 BTYD_FREQUENCY = "frequency"
 BTYD_RECENCY = "recency"
@@ -114,6 +116,17 @@ F_SCORE = "f_score"
 M_SCORE = "m_score"
 RFM_CODE = "rfm_code"
 SEGMENT = "segment"
+
+# segment_summary
+CUSTOMERS = "customers"
+CUSTOMER_SHARE = "customer_share"
+REVENUE = "revenue"
+REVENUE_SHARE = "revenue_share"
+MEAN_R_SCORE = "mean_r_score"
+MEAN_F_SCORE = "mean_f_score"
+MEAN_M_SCORE = "mean_m_score"
+MEAN_RECENCY_DAYS = "mean_recency_days"
+MEAN_ORDER_VALUE_SEGMENT = "mean_order_value"  # segment revenue / segment orders
 
 # personas
 CLUSTER = "cluster"
@@ -133,11 +146,8 @@ DAY_OF_WEEK = "day_of_week"  # ISO: 1 = Monday ... 7 = Sunday
 DAY_NAME = "day_name"
 HOUR = "hour"
 DAY_TYPE = "day_type"  # weekday / weekend
-REVENUE = "revenue"
 ORDER_VALUE = "order_value"
-CUSTOMERS = "customers"
 ORDER_SHARE = "order_share"
-REVENUE_SHARE = "revenue_share"
 BASE_REVENUE_SHARE = "base_revenue_share"
 BASE_ORDER_SHARE = "base_order_share"
 REVENUE_LIFT = "revenue_lift"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import platform
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,16 @@ from typing import Any
 
 import pyspark
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from customer_behavior import TOOL_NAME, __version__
 from customer_behavior import columns as C
+from customer_behavior import features, segments
 from customer_behavior.config import Config
-from customer_behavior.errors import InputError
+from customer_behavior.errors import InputError, OutputError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
+from customer_behavior.segment_table import SegmentTable, load_segment_table
 from customer_behavior.session import java_major_version
 from customer_behavior.tracking import StageTracker
 
@@ -83,6 +87,106 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.results["rate_scale"] = generate_engine.effective_rate_scale(ctx.cfg.generate)
         ctx.tables["transactions"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "transactions"))
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
+
+
+# --------------------------------------------------------------------------- features and segments (issue 3)
+
+
+def stage_features(ctx: RunContext) -> None:
+    with ctx.tracker.stage("features", "Per-customer RFM, behaviour and BTYD features (one aggregation)"):
+        transactions_df = ctx.tables["transactions"]
+        bounds = transactions_df.transform(features.event_day_bounds).first()
+        as_of = features.resolve_as_of(ctx.cfg.features.as_of_date, bounds["first_day"], bounds["last_day"])
+        # Cached so that counting the customers without an order and writing the others
+        # share the one aggregation over the transactions.
+        all_df = features.all_customer_features(transactions_df, as_of=as_of).cache()
+        try:
+            counts = {bool(r["has_orders"]): r["n"] for r in all_df.groupBy((F.col(C.ORDERS) > 0).alias("has_orders")).agg(F.count(F.lit(1)).alias("n")).collect()}
+            target = ctx.path(TABLES_DIR, "customer_features")
+            write_parquet(all_df.transform(features.filter_customers_with_orders), target)
+        finally:
+            all_df.unpersist()
+        ctx.tables["customer_features"] = ctx.spark.read.parquet(target)
+        ctx.rows["customers_with_features"] = counts.get(True, 0)
+        ctx.rows["customers_without_orders"] = counts.get(False, 0)
+        ctx.results["features"] = {
+            "as_of": as_of.isoformat(),
+            "first_event_day": bounds["first_day"].isoformat(),
+            "last_event_day": bounds["last_day"].isoformat(),
+            "customers": counts.get(True, 0),
+            "customers_without_orders": counts.get(False, 0),
+        }
+
+
+def _move_segment_exports(staging: Path, target: Path, table: SegmentTable, header: list[str]) -> dict[str, str]:
+    """<staging>/segment_slug=<slug>/part-*.csv -> <target>/<slug>.csv (a header-only file for empty segments)."""
+    target.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for seg in table.segments:
+        parts = sorted((staging / f"{segments.SLUG}={seg.slug}").glob("part-*.csv"))
+        destination = target / f"{seg.slug}.csv"
+        if len(parts) > 1:  # pragma: no cover - repartition by slug puts a segment in one task
+            raise OutputError(f"exports/segments: segment {seg.name!r} was written as {len(parts)} files")
+        if parts:
+            shutil.move(str(parts[0]), destination)
+        else:
+            destination.write_text(",".join(header) + "\n", encoding="utf-8")
+        files[seg.name] = f"exports/segments/{destination.name}"
+    shutil.rmtree(staging)
+    return files
+
+
+def _truth_df(ctx: RunContext) -> DataFrame | None:
+    if "truth" in ctx.tables:
+        return ctx.tables["truth"]
+    truth_path = Path(ctx.path(DATA_DIR, "truth"))
+    return ctx.spark.read.parquet(str(truth_path)) if truth_path.exists() else None
+
+
+def stage_segments(ctx: RunContext) -> None:
+    cfg = ctx.cfg.segments
+    with ctx.tracker.stage("segments", f"R/F/M scores ({cfg.bins} bins) and the 11 named RFM segments"):
+        table = load_segment_table(cfg.table_file or None)
+        features_df = ctx.tables["customer_features"]
+        cuts = segments.fit_cut_points(features_df, cfg)
+        segmented_df = segments.assign_segments(features_df, cuts=cuts, table=table, bins=cfg.bins)
+        write_parquet(segmented_df.transform(segments.select_rfm_segments), ctx.path(TABLES_DIR, "rfm_segments"))
+        rfm_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "rfm_segments"))
+        ctx.tables["rfm_segments"] = rfm_df
+
+        summary_df = segments.segment_summary(rfm_df, table=table)
+        write_parquet(summary_df.coalesce(1), ctx.path(TABLES_DIR, "segment_summary"))
+        summary = [row.asDict() for row in ctx.spark.read.parquet(ctx.path(TABLES_DIR, "segment_summary")).collect()]
+
+        export_df = segmented_df.transform(segments.export_rows)
+        staging = Path(ctx.path("exports", "_segments_staging"))
+        (
+            export_df.repartition(F.col(segments.SLUG))
+            .sortWithinPartitions(segments.SLUG, C.CUSTOMER_ID)
+            .write.mode("overwrite")
+            .partitionBy(segments.SLUG)
+            .option("header", True)
+            .csv(str(staging))
+        )
+        files = _move_segment_exports(staging, Path(ctx.path("exports", "segments")), table, list(segments.EXPORT_COLUMNS))
+
+        results: dict[str, Any] = {
+            "bins": cfg.bins,
+            "cut_points": cuts.to_dict(),
+            "table": table.source,
+            "summary": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in summary],
+            "exports": files,
+        }
+        truth_df = _truth_df(ctx)
+        if truth_df is not None:
+            count_rows = [r.asDict() for r in segments.persona_segment_counts(rfm_df, truth_df).collect()]
+            results["planted_truth"] = segments.summarise_planted_truth(count_rows, table.names())
+            for line in segments.format_confusion(results["planted_truth"]):
+                ctx.tracker.progress(line)
+        ctx.results["segments"] = results
+
+
+# --------------------------------------------------------------------------- patterns, insights, report (issue 5)
 
 
 def _table(ctx: RunContext, name: str) -> DataFrame | None:
@@ -152,14 +256,15 @@ def stage_report(ctx: RunContext) -> None:
     from customer_behavior import report
 
     with ctx.tracker.stage("report", "Render report.html, report.md and insights.json"):
-        meta = {"seed": ctx.cfg.generate.seed, "as_of": str(ctx.results["as_of"]) if ctx.results.get("as_of") else None}
+        as_of = ctx.results.get("features", {}).get("as_of") or ctx.results.get("as_of")
+        meta = {"seed": ctx.cfg.generate.seed, "as_of": str(as_of) if as_of else None}
         data = report.load_tables(ctx.root, meta=meta)
         paths = report.write_report(data, ctx.path(report.REPORT_DIR), ctx.cfg.insights)
         ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}
 
 
 Stage = Callable[[RunContext], None]
-RUN_STAGES: list[Stage] = [stage_generate, stage_patterns, stage_insights, stage_report]
+RUN_STAGES: list[Stage] = [stage_generate, stage_features, stage_segments, stage_patterns, stage_insights, stage_report]
 
 
 # --------------------------------------------------------------------------- runs
