@@ -91,24 +91,42 @@ class Groupings:
     customers_df: DataFrame | None = None  # customer_id, age
 
 
-def _labelled(orders_df: DataFrame, groupings: Groupings, kinds: Sequence[str], cfg: PatternsConfig) -> list[DataFrame]:
-    """The orders once per breakdown, each with group_type and group columns."""
-    base = orders_df.select("*", F.lit(C.GROUP_ALL).alias(C.GROUP_TYPE), F.lit(C.GROUP_ALL_LABEL).alias(C.GROUP))
-    parts = [base]
-    lookups = {
-        "segment": (groupings.segments_df, F.col(C.SEGMENT)),
-        "persona": (groupings.personas_df, F.col(C.PERSONA_NAME)),
-        "age_band": (groupings.customers_df, age_band(F.col(C.AGE), cfg.age_bands)),
-    }
-    for kind in kinds:
-        if kind == "channel":
-            parts.append(orders_df.select("*", F.lit("channel").alias(C.GROUP_TYPE), F.col(C.CHANNEL).alias(C.GROUP)))
-            continue
-        labels_df, label = lookups[kind]
+def with_labels(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
+    """The orders with each customer's segment, persona and age band (null when unknown or absent)."""
+    labelled = orders_df
+    lookups = (
+        (groupings.segments_df, C.SEGMENT, F.col(C.SEGMENT)),
+        (groupings.personas_df, C.PERSONA_NAME, F.col(C.PERSONA_NAME)),
+        (groupings.customers_df, C.AGE_BAND, age_band(F.col(C.AGE), cfg.age_bands)),
+    )
+    for labels_df, name, label in lookups:
         if labels_df is None:
+            labelled = labelled.withColumn(name, F.lit(None).cast("string"))
+        else:
+            labelled = labelled.join(labels_df.select(F.col(C.CUSTOMER_ID), label.cast("string").alias(name)), on=C.CUSTOMER_ID, how="left")
+    return labelled
+
+
+_GROUP_COLUMNS = {"segment": C.SEGMENT, "persona": C.PERSONA_NAME, "age_band": C.AGE_BAND, "channel": C.CHANNEL}
+
+
+def _available(groupings: Groupings) -> set[str]:
+    present = {"channel"}
+    for kind, df in (("segment", groupings.segments_df), ("persona", groupings.personas_df), ("age_band", groupings.customers_df)):
+        if df is not None:
+            present.add(kind)
+    return present
+
+
+def _labelled(labelled_df: DataFrame, groupings: Groupings, kinds: Sequence[str]) -> list[DataFrame]:
+    """The labelled orders once per breakdown, each with group_type and group columns."""
+    parts = [labelled_df.select("*", F.lit(C.GROUP_ALL).alias(C.GROUP_TYPE), F.lit(C.GROUP_ALL_LABEL).alias(C.GROUP))]
+    available = _available(groupings)
+    for kind in kinds:
+        if kind not in available:
             continue
-        labels = labels_df.select(F.col(C.CUSTOMER_ID), F.lit(kind).alias(C.GROUP_TYPE), label.cast("string").alias(C.GROUP))
-        parts.append(orders_df.join(labels, on=C.CUSTOMER_ID, how="inner"))
+        column = F.col(_GROUP_COLUMNS[kind])
+        parts.append(labelled_df.filter(column.isNotNull()).select("*", F.lit(kind).alias(C.GROUP_TYPE), column.alias(C.GROUP)))
     return parts
 
 
@@ -144,7 +162,7 @@ def day_hour(orders_df: DataFrame) -> DataFrame:
 def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
     """Weekend against weekday per group: orders, revenue, order value and share of orders."""
     parts = []
-    for labelled in _labelled(orders_df, groupings, ["segment", "persona"], cfg):
+    for labelled in _labelled(orders_df, groupings, ["segment", "persona"]):
         parts.append(
             labelled.groupBy(
                 C.GROUP_TYPE, C.GROUP, F.when(is_weekend(F.col(C.EVENT_TS)), F.lit("weekend")).otherwise(F.lit("weekday")).alias(C.DAY_TYPE)
@@ -169,7 +187,7 @@ def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsCon
 def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, item: str, kinds: Sequence[str]) -> DataFrame:
     """Orders, revenue and customers per (group, item) with shares within the group and lift against the base."""
     parts = []
-    for labelled in _labelled(orders_df, groupings, kinds, cfg):
+    for labelled in _labelled(orders_df, groupings, kinds):
         parts.append(
             labelled.groupBy(C.GROUP_TYPE, C.GROUP, item).agg(
                 F.count(F.lit(1)).alias(C.ORDERS),
@@ -302,17 +320,26 @@ def category_affinities(baskets_df: DataFrame, cfg: PatternsConfig) -> DataFrame
 # --------------------------------------------------------------------------- everything
 
 
-def build_patterns(transactions_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> dict[str, DataFrame]:
+def labelled_orders(transactions_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
+    """Completed orders with their labels: the one input every pattern table is computed from."""
+    return filter_orders(transactions_df).transform(with_labels, groupings, cfg)
+
+
+def pattern_tables(labelled_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> dict[str, DataFrame]:
     """Every pattern table except the affinities, lazily, keyed by its table name."""
-    orders_df = filter_orders(transactions_df)
     return {
-        "day_hour": day_hour(orders_df),
-        "weekend_weekday": weekend_weekday(orders_df, groupings, cfg),
-        "categories": category_mix(orders_df, groupings, cfg),
-        "payments": payment_mix(orders_df, groupings, cfg),
-        "monthly": monthly_trend(orders_df),
-        "cohorts": cohort_retention(orders_df),
+        "day_hour": day_hour(labelled_df),
+        "weekend_weekday": weekend_weekday(labelled_df, groupings, cfg),
+        "categories": category_mix(labelled_df, groupings, cfg),
+        "payments": payment_mix(labelled_df, groupings, cfg),
+        "monthly": monthly_trend(labelled_df),
+        "cohorts": cohort_retention(labelled_df),
     }
+
+
+def build_patterns(transactions_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> dict[str, DataFrame]:
+    """`pattern_tables` straight from the transactions (the pipeline caches the labelled orders in between)."""
+    return pattern_tables(labelled_orders(transactions_df, groupings, cfg), groupings, cfg)
 
 
 PATTERN_TABLES = ("day_hour", "weekend_weekday", "categories", "payments", "monthly", "cohorts", "affinities")

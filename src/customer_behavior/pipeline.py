@@ -207,16 +207,20 @@ def stage_patterns(ctx: RunContext) -> None:
         groupings = patterns.Groupings(
             segments_df=_table(ctx, "rfm_segments"), personas_df=_table(ctx, "personas"), customers_df=ctx.tables.get("customers")
         )
-        transactions_df = ctx.tables["transactions"]
-        for name, df in patterns.build_patterns(transactions_df, groupings, cfg).items():
-            write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
-        baskets_df = patterns.baskets(patterns.filter_orders(transactions_df), cfg.basket).cache()
+        # Every pattern table reads the same labelled orders: one scan and one set of joins, cached.
+        orders_df = patterns.labelled_orders(ctx.tables["transactions"], groupings, cfg).cache()
+        baskets_df = None
         try:
+            for name, df in patterns.pattern_tables(orders_df, groupings, cfg).items():
+                write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
+            baskets_df = patterns.baskets(orders_df, cfg.basket).cache()
             affinities_df = patterns.category_affinities(baskets_df, cfg)
             write_parquet(affinities_df.coalesce(1), ctx.path(TABLES_DIR, "patterns", "affinities"))
             basket_count = baskets_df.count()
         finally:
-            baskets_df.unpersist()
+            orders_df.unpersist()
+            if baskets_df is not None:
+                baskets_df.unpersist()
         rules = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "patterns", "affinities")).count()
         ctx.results["patterns"] = {"tables": list(patterns.PATTERN_TABLES), "basket": cfg.basket, "baskets": basket_count, "affinity_rules": rules}
 
