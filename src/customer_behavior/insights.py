@@ -12,7 +12,7 @@ Two halves:
 Definitions (docs/report.md): revenue = net spend (`monetary` of customer_features: orders
 minus returns); AOV = revenue / orders; repeat rate = share of customers with 2+ orders;
 active = last order within `insights.active_days` of the as-of date; top share = revenue
-share of the customers at or above the (1 - top_share) quantile of net spend; at-risk
+share of the customers above the (1 - top_share) quantile of net spend; at-risk
 revenue = revenue of the customers in `insights.at_risk_segments`.
 """
 
@@ -99,7 +99,8 @@ def _ratio(numerator: Column, denominator: Column) -> Column:
 def kpi_table(view_df: DataFrame, cfg: InsightsConfig) -> DataFrame:
     """One row of KPIs (the top-share threshold is an approximate quantile, so no global sort)."""
     threshold = view_df.agg(F.percentile_approx(F.col(C.MONETARY), F.lit(1.0 - cfg.top_share), F.lit(10_000)).alias("top_threshold"))
-    is_top = F.col(C.MONETARY) >= F.col("top_threshold")
+    # Strictly above the (1 - top_share) quantile: with 5 customers and top_share 0.2, the single biggest.
+    is_top = F.col(C.MONETARY) > F.col("top_threshold")
     totals = view_df.crossJoin(threshold).agg(
         F.count(F.lit(1)).alias("customers"),
         F.coalesce(F.sum(F.col(C.ORDERS)), F.lit(0)).alias("orders"),
