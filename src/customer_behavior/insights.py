@@ -33,6 +33,9 @@ from pyspark.sql import types as T
 from customer_behavior import columns as C
 from customer_behavior.config import InsightsConfig
 
+# Money is summed as DECIMAL so that sums are exact and do not depend on row order; tables hold doubles.
+MONEY = T.DecimalType(18, 6)
+
 # --------------------------------------------------------------------------- Spark half
 
 
@@ -57,7 +60,7 @@ def customer_view(
 ) -> DataFrame:
     """One row per customer: orders, net revenue, recency, labels and the flags the KPIs count."""
     view = features_df.select(
-        F.col(C.CUSTOMER_ID), F.col(C.ORDERS).cast("long").alias(C.ORDERS), F.col(C.MONETARY).cast("double").alias(C.MONETARY), F.col(C.RECENCY_DAYS)
+        F.col(C.CUSTOMER_ID), F.col(C.ORDERS).cast("long").alias(C.ORDERS), F.col(C.MONETARY).cast(MONEY).alias(C.MONETARY), F.col(C.RECENCY_DAYS)
     )
     if segments_df is not None:
         view = view.join(segments_df.select(C.CUSTOMER_ID, C.SEGMENT), on=C.CUSTOMER_ID, how="left")
@@ -69,12 +72,12 @@ def customer_view(
         view = view.withColumn(C.PERSONA_NAME, F.lit(None).cast("string"))
     if clv_df is not None:
         view = view.join(
-            clv_df.select(C.CUSTOMER_ID, F.col(C.PROB_ALIVE).cast("double"), F.col(C.CLV).cast("double"), high_churn_flag(clv_df).alias("is_high_churn")),
+            clv_df.select(C.CUSTOMER_ID, F.col(C.PROB_ALIVE).cast("double"), F.col(C.CLV).cast(MONEY), high_churn_flag(clv_df).alias("is_high_churn")),
             on=C.CUSTOMER_ID,
             how="left",
         )
     else:
-        view = view.select("*", F.lit(None).cast("double").alias(C.PROB_ALIVE), F.lit(None).cast("double").alias(C.CLV), F.lit(None).cast("boolean").alias("is_high_churn"))
+        view = view.select("*", F.lit(None).cast("double").alias(C.PROB_ALIVE), F.lit(None).cast(MONEY).alias(C.CLV), F.lit(None).cast("boolean").alias("is_high_churn"))
     at_risk = list(cfg.at_risk_segments)
     return view.select(
         "*",
@@ -89,11 +92,15 @@ def _count_if(condition: Column) -> Column:
 
 
 def _sum_if(condition: Column, value: Column) -> Column:
-    return F.coalesce(F.sum(F.when(condition, value)), F.lit(0.0))
+    return F.coalesce(F.sum(F.when(condition, value)), F.lit(0).cast(MONEY))
 
 
 def _ratio(numerator: Column, denominator: Column) -> Column:
-    return F.when(denominator != F.lit(0), numerator / denominator)
+    return F.when(denominator != F.lit(0), numerator.cast("double") / denominator.cast("double"))
+
+
+def _dbl(value: Column, digits: int) -> Column:
+    return F.round(value, digits).cast("double")
 
 
 def kpi_table(view_df: DataFrame, cfg: InsightsConfig) -> DataFrame:
@@ -104,7 +111,7 @@ def kpi_table(view_df: DataFrame, cfg: InsightsConfig) -> DataFrame:
     totals = view_df.crossJoin(threshold).agg(
         F.count(F.lit(1)).alias("customers"),
         F.coalesce(F.sum(F.col(C.ORDERS)), F.lit(0)).alias("orders"),
-        F.coalesce(F.sum(F.col(C.MONETARY)), F.lit(0.0)).alias("revenue"),
+        F.coalesce(F.sum(F.col(C.MONETARY)), F.lit(0).cast(MONEY)).alias("revenue"),
         _count_if(F.col("is_repeat")).alias("repeat_customers"),
         _count_if(F.col("is_active")).alias("active_customers"),
         _count_if(is_top).alias("top_customers"),
@@ -120,7 +127,7 @@ def kpi_table(view_df: DataFrame, cfg: InsightsConfig) -> DataFrame:
     return totals.select(
         F.col("customers"),
         F.col("orders"),
-        F.round(F.col("revenue"), 2).alias("revenue"),
+        _dbl(F.col("revenue"), 2).alias("revenue"),
         F.round(_ratio(F.col("revenue"), F.col("orders")), 2).alias("aov"),
         F.round(_ratio(F.col("repeat_customers"), F.col("customers")), 4).alias("repeat_rate"),
         F.col("one_time_customers"),
@@ -129,10 +136,10 @@ def kpi_table(view_df: DataFrame, cfg: InsightsConfig) -> DataFrame:
         F.col("top_customers"),
         F.round(_ratio(F.col("top_revenue"), F.col("revenue")), 4).alias("top_revenue_share"),
         F.col("at_risk_customers"),
-        F.round(F.col("at_risk_revenue"), 2).alias("at_risk_revenue"),
+        _dbl(F.col("at_risk_revenue"), 2).alias("at_risk_revenue"),
         F.col("high_churn_customers"),
-        F.round(F.col("high_churn_revenue"), 2).alias("high_churn_revenue"),
-        F.round(F.col("clv_total"), 2).alias("clv_total"),
+        _dbl(F.col("high_churn_revenue"), 2).alias("high_churn_revenue"),
+        _dbl(F.col("clv_total"), 2).alias("clv_total"),
         F.round(F.col("avg_prob_alive"), 4).alias("avg_prob_alive"),
     )
 
@@ -159,7 +166,7 @@ def group_summary(view_df: DataFrame, group_col: str) -> DataFrame:
         F.col(C.CUSTOMERS),
         F.round(_ratio(F.col(C.CUSTOMERS), F.col("all_customers")), 4).alias("customer_share"),
         F.col(C.ORDERS),
-        F.round(F.col(C.REVENUE), 2).alias(C.REVENUE),
+        _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
         F.round(_ratio(F.col(C.REVENUE), F.col("all_revenue")), 4).alias(C.REVENUE_SHARE),
         F.round(_ratio(F.col(C.REVENUE), F.col(C.CUSTOMERS)), 2).alias("revenue_per_customer"),
         F.round(_ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias("aov"),
@@ -168,10 +175,10 @@ def group_summary(view_df: DataFrame, group_col: str) -> DataFrame:
         F.round(_ratio(F.col("repeat_customers"), F.col(C.CUSTOMERS)), 4).alias(C.REPEAT_RATE),
         F.round(_ratio(F.col("active_customers"), F.col(C.CUSTOMERS)), 4).alias(C.ACTIVE_SHARE),
         F.col(C.AT_RISK_CUSTOMERS),
-        F.round(F.col(C.AT_RISK_REVENUE), 2).alias(C.AT_RISK_REVENUE),
+        _dbl(F.col(C.AT_RISK_REVENUE), 2).alias(C.AT_RISK_REVENUE),
         F.col(C.HIGH_CHURN_CUSTOMERS),
-        F.round(F.col(C.HIGH_CHURN_REVENUE), 2).alias(C.HIGH_CHURN_REVENUE),
-        F.round(F.col(C.CLV_TOTAL), 2).alias(C.CLV_TOTAL),
+        _dbl(F.col(C.HIGH_CHURN_REVENUE), 2).alias(C.HIGH_CHURN_REVENUE),
+        _dbl(F.col(C.CLV_TOTAL), 2).alias(C.CLV_TOTAL),
         F.round(F.col(C.AVG_PROB_ALIVE), 4).alias(C.AVG_PROB_ALIVE),
     )
 

@@ -27,11 +27,15 @@ from dataclasses import dataclass
 from pyspark.ml.fpm import FPGrowth
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from customer_behavior import columns as C
 from customer_behavior.config import PatternsConfig
 
 UNKNOWN = "unknown"
+# Money is summed as DECIMAL: exact, so the sums (and the peak month) do not depend on the
+# order rows arrive in after a shuffle; the tables hold doubles.
+MONEY = T.DecimalType(18, 6)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -63,7 +67,7 @@ def age_band(age: Column, bounds: Sequence[int]) -> Column:
 
 
 def _safe_ratio(numerator: Column, denominator: Column) -> Column:
-    return F.when(denominator != F.lit(0), numerator / denominator)
+    return F.when(denominator != F.lit(0), numerator.cast("double") / denominator.cast("double"))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -78,8 +82,12 @@ def filter_orders(transactions_df: DataFrame) -> DataFrame:
         F.coalesce(F.col(C.CATEGORY), F.lit(UNKNOWN)).alias(C.CATEGORY),
         F.coalesce(F.col(C.PAYMENT_METHOD), F.lit(UNKNOWN)).alias(C.PAYMENT_METHOD),
         F.coalesce(F.col(C.CHANNEL), F.lit(UNKNOWN)).alias(C.CHANNEL),
-        F.col(C.AMOUNT),
+        F.col(C.AMOUNT).cast(MONEY).alias(C.AMOUNT),
     )
+
+
+def _dbl(value: Column, digits: int) -> Column:
+    return F.round(value, digits).cast("double")
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,7 @@ def day_hour(orders_df: DataFrame) -> DataFrame:
         day_name(F.col(C.DAY_OF_WEEK)).alias(C.DAY_NAME),
         F.col(C.HOUR),
         F.coalesce(F.col(C.ORDERS), F.lit(0)).cast("long").alias(C.ORDERS),
-        F.round(F.coalesce(F.col(C.REVENUE), F.lit(0.0)), 2).alias(C.REVENUE),
+        _dbl(F.coalesce(F.col(C.REVENUE), F.lit(0.0)), 2).alias(C.REVENUE),
     )
 
 
@@ -175,7 +183,7 @@ def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsCon
         F.col(C.GROUP),
         F.col(C.DAY_TYPE),
         F.col(C.ORDERS),
-        F.round(F.col(C.REVENUE), 2).alias(C.REVENUE),
+        _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
         F.round(_safe_ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
         F.round(_safe_ratio(F.col(C.ORDERS), F.col("group_orders")), 4).alias(C.ORDER_SHARE),
     )
@@ -212,7 +220,7 @@ def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, ite
         F.col(C.GROUP),
         F.col(item),
         F.col(C.ORDERS),
-        F.round(F.col(C.REVENUE), 2).alias(C.REVENUE),
+        _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
         F.col(C.CUSTOMERS),
         F.round(_safe_ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
         F.round(F.col(C.ORDER_SHARE), 4).alias(C.ORDER_SHARE),
@@ -253,7 +261,7 @@ def monthly_trend(orders_df: DataFrame) -> DataFrame:
         .crossJoin(peak)
         .select(
             F.col(C.MONTH),
-            F.round(F.col(C.REVENUE), 2).alias(C.REVENUE),
+            _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
             F.col(C.ORDERS),
             F.col(C.ACTIVE_CUSTOMERS),
             F.coalesce(F.col(C.NEW_CUSTOMERS), F.lit(0)).cast("long").alias(C.NEW_CUSTOMERS),
