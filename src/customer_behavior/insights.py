@@ -40,11 +40,11 @@ MONEY = T.DecimalType(18, 6)
 
 
 def high_churn_flag(clv_df: DataFrame) -> Column:
-    """Whether a customer's churn risk is high: a "high" label, a score >= 0.5, or P(alive) < 0.5."""
+    """Whether a customer's churn risk is high: a "high"/"critical" band, a score >= 0.5, or P(alive) < 0.5."""
     fields = {f.name: f.dataType for f in clv_df.schema.fields}
     kind = fields.get(C.CHURN_RISK)
     if isinstance(kind, T.StringType):
-        return F.lower(F.col(C.CHURN_RISK)) == F.lit("high")
+        return F.lower(F.col(C.CHURN_RISK)).isin("high", "critical")
     if isinstance(kind, T.NumericType):
         return F.col(C.CHURN_RISK) >= F.lit(0.5)
     return F.col(C.PROB_ALIVE) < F.lit(0.5)

@@ -69,6 +69,8 @@ def persona_profiles(profiles: pd.DataFrame | None) -> go.Figure | None:
     if _empty(profiles) or C.PERSONA_NAME not in profiles.columns:
         return None
     numeric = [c for c in profiles.columns if c not in (C.PERSONA_NAME, C.CLUSTER) and pd.api.types.is_numeric_dtype(profiles[c]) and not pd.api.types.is_bool_dtype(profiles[c])]
+    means = [c for c in numeric if c.startswith("mean_")]  # the persona stage's per-feature means, when it writes them
+    numeric = means or numeric
     if not numeric:
         return None
     values = profiles[numeric].astype(float)
@@ -87,12 +89,20 @@ def persona_sweep(sweep: pd.DataFrame | None) -> go.Figure | None:
     if _empty(sweep) or "k" not in sweep.columns:
         return None
     df = sweep.sort_values("k")
-    metrics = [c for c in df.columns if c != "k" and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    preferred = [c for c in ("silhouette", "cost") if c in df.columns]
+    skip = {"k", "clusters", "sample_size"}
+    metrics = preferred or [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     if not metrics:
         return None
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
+    chosen = df[df["is_chosen"].fillna(False).astype(bool)] if "is_chosen" in df.columns else df.iloc[0:0]
     for i, metric in enumerate(metrics, start=1):
-        fig.add_trace(go.Scatter(x=df["k"], y=df[metric], mode="lines+markers", name=metric, marker_color=PALETTE[i % len(PALETTE)]), row=1, col=i)
+        fig.add_trace(go.Scatter(x=df["k"].tolist(), y=df[metric].tolist(), mode="lines+markers", name=metric, marker_color=PALETTE[i % len(PALETTE)]), row=1, col=i)
+        if not chosen.empty:
+            fig.add_trace(
+                go.Scatter(x=chosen["k"].tolist(), y=chosen[metric].tolist(), mode="markers", name="chosen k", marker={"size": 14, "symbol": "star", "color": PALETTE[3]}),
+                row=1, col=i,
+            )
     return _layout(fig, showlegend=False)
 
 
