@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from customer_behavior import columns as C
@@ -43,8 +45,8 @@ def test_every_code_maps_to_exactly_one_segment_and_every_segment_is_reachable()
 
 def test_table_reads_as_its_rules():
     code_map = TABLE.code_map()
-    assert code_map["555"] == code_map["541"] == "Champions"
-    assert code_map["351"] == code_map["443"] == "Loyal Customers"
+    assert code_map["555"] == code_map["541"] == code_map["531"] == "Champions"
+    assert code_map["351"] == code_map["443"] == code_map["431"] == code_map["334"] == "Loyal Customers"
     assert code_map["521"] == "Potential Loyalists"
     assert code_map["515"] == "New Customers"
     assert code_map["411"] == "Promising"
@@ -219,3 +221,31 @@ def test_export_rows_slug_and_neutralised_ids(spark):
     )
     out = export_rows(spark.createDataFrame([row], schema)).collect()[0]
     assert (out[C.CUSTOMER_ID], out[C.FAVOURITE_CATEGORY], out["segment_slug"]) == ("'=evil", "'-toys", "cant_lose_them")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[segments]\nbins = 11\n", "segments.bins: 11 must be between 3 and 10"),
+        ("[segments]\nfrequency_cuts = [1, 5, 3, 9]\n", "segments.frequency_cuts: cut points must be finite and strictly increasing"),
+        ('[features]\nas_of = "someday"\n', "features.as_of: 'someday' is not a date"),
+        ("BAD_TABLE", "code 555 is mapped twice ('Champions' and 'Lost')"),
+    ],
+)
+def test_bad_segment_config_is_one_line_before_spark(capsys, tmp_path, toml, message):
+    from customer_behavior.cli import main
+
+    if toml == "BAD_TABLE":
+        table = tmp_path / "table.toml"
+        text = (Path(__file__).parents[1] / "src/customer_behavior/segment_table.toml").read_text(encoding="utf-8")
+        table.write_text(text.replace('codes = [\n    "111"', 'codes = [\n    "555", "111"'), encoding="utf-8")
+        toml = f'[segments]\ntable_file = "{table}"\n'
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    code = main(["run", "--config", str(cfg), "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.startswith("customer-behavior: error: ") and message in err
+    assert len(err.splitlines()) == 1
+    assert "starting Spark" not in err
+    assert not (tmp_path / "o").exists()

@@ -101,7 +101,9 @@ def stage_features(ctx: RunContext) -> None:
         # share the one aggregation over the transactions.
         all_df = features.all_customer_features(transactions_df, as_of=as_of).cache()
         try:
-            counts = {bool(r["has_orders"]): r["n"] for r in all_df.groupBy((F.col(C.ORDERS) > 0).alias("has_orders")).agg(F.count(F.lit(1)).alias("n")).collect()}
+            has_orders = (F.col(C.ORDERS) > 0).alias("has_orders")
+            count_rows = all_df.groupBy(has_orders).agg(F.count(F.lit(1)).alias("n")).collect()
+            counts = {bool(row["has_orders"]): row["n"] for row in count_rows}
             target = ctx.path(TABLES_DIR, "customer_features")
             write_parquet(all_df.transform(features.filter_customers_with_orders), target)
         finally:
