@@ -183,7 +183,7 @@ def build_sections(data: ReportData) -> list[Section]:
         ("payments", "Payment mix", "Share of orders per payment method: overall, by channel, age band and segment.", charts.payment_mix(p.get("payments")), "No orders."),
         ("monthly", "Monthly trend", "Revenue (bars; the peak in red), orders and active customers per month.", charts.monthly_trend(p.get("monthly")), "No orders."),
         ("cohorts", "Cohort retention", "Share of each monthly acquisition cohort that orders again N months after its first order.", charts.cohort_heatmap(p.get("cohorts")), "No orders."),
-        ("affinities", "Category affinities", "FPGrowth association rules between categories (lift; colour = confidence).", charts.affinities(p.get("affinities")), "No rule reached the minimum support and confidence."),
+        ("affinities", "Category affinities", "FPGrowth association rules between categories: lift (darker = higher confidence; hover for support and confidence).", charts.affinities(p.get("affinities")), "No rule reached the minimum support and confidence."),
         ("clv", "CLV and churn risk", "Predicted customer lifetime value and customers at high churn risk per segment.", charts.clv_churn(data.segments) if data.has_clv else None, no_clv),
     ]
     if not data.has_personas:

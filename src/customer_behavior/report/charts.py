@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from customer_behavior import columns as C
@@ -224,9 +225,12 @@ def affinities(df: pd.DataFrame | None) -> go.Figure | None:
     frame = df.head(20).copy()
     frame["rule"] = [rule_label(a, c) for a, c in zip(frame[C.ANTECEDENT], frame[C.CONSEQUENT])]
     frame = frame.iloc[::-1]
+    # Colours computed here (darker = more confident): plotly.js warns on numeric bar colours in some versions.
+    confidence = frame[C.CONFIDENCE].astype(float).clip(0, 1).tolist()
+    colors = sample_colorscale("Purples", [0.3 + 0.7 * c for c in confidence])
     fig = go.Figure(
         go.Bar(
-            x=frame[C.LIFT], y=frame["rule"], orientation="h", marker={"color": frame[C.CONFIDENCE].astype(float).tolist(), "colorscale": "Purples", "colorbar": {"title": "confidence"}},
+            x=frame[C.LIFT].astype(float).tolist(), y=frame["rule"].tolist(), orientation="h", marker={"color": colors},
             customdata=frame[[C.SUPPORT, C.CONFIDENCE]].values.tolist(),
             hovertemplate="%{y}<br>lift %{x:.2f}<br>support %{customdata[0]:.1%}<br>confidence %{customdata[1]:.1%}<extra></extra>",
         )
