@@ -263,7 +263,12 @@ def stage_report(ctx: RunContext) -> None:
 
     with ctx.tracker.stage("report", "Render report.html, report.md and insights.json"):
         as_of = ctx.results.get("features", {}).get("as_of") or ctx.results.get("as_of")
-        meta = {"seed": ctx.cfg.generate.seed, "as_of": str(as_of) if as_of else None}
+        clv_results = ctx.results.get("clv")
+        meta = {
+            "seed": ctx.cfg.generate.seed,
+            "as_of": str(as_of) if as_of else None,
+            "clv_holdout": clv_results.get("holdout") if isinstance(clv_results, dict) else None,
+        }
         data = report.load_tables(ctx.root, meta=meta)
         paths = report.write_report(data, ctx.path(report.REPORT_DIR), ctx.cfg.insights)
         ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}

@@ -109,6 +109,13 @@ def _affinity_table(data: ReportData) -> pd.DataFrame | None:
     return frame[["rule", C.SUPPORT, C.CONFIDENCE, C.LIFT]]
 
 
+def _holdout_items(holdout: Any) -> list[tuple[str, str]]:
+    """The scalar metrics of the CLV stage's holdout evaluation (manifest results.clv.holdout)."""
+    if not isinstance(holdout, dict):
+        return []
+    return [(str(k), fmt(v, str(k))) for k, v in holdout.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:12]
+
+
 def context(data: ReportData, sections: list[Section], recommendations: list[Recommendation], cards: list[tuple[str, str]]) -> dict[str, Any]:
     persona_columns = tuple((c, "persona" if c == C.GROUP else label) for c, label in SEGMENT_COLUMNS)
     return {
@@ -127,6 +134,7 @@ def context(data: ReportData, sections: list[Section], recommendations: list[Rec
             ((C.GROUP_TYPE, "breakdown"), (C.GROUP, "group"), (C.CATEGORY, "category"), (C.ORDERS, "orders"), (C.REVENUE, "revenue"), (C.ORDER_VALUE, "order value"), (C.REVENUE_SHARE, "% of group revenue"), (C.REVENUE_LIFT, "lift")),
         ),
         "affinity_table": table(_affinity_table(data)),
+        "holdout_items": _holdout_items(data.meta.get("clv_holdout")),
         "has_personas": data.has_personas,
         "has_clv": data.has_clv,
     }
