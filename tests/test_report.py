@@ -151,3 +151,10 @@ def test_run_summary_shows_kpis_segments_personas_and_the_report(run):
 
 def test_markdown_cells_are_escaped():
     assert render.md_escape("a|b <i>x</i>\nnext") == "a\\|b &lt;i&gt;x&lt;/i&gt; next"
+
+
+def test_clv_holdout_metrics_from_the_manifest_are_shown(run, tmp_path):
+    data = load_run(run)
+    data.meta["clv_holdout"] = {"status": "ok", "mae": 0.8125, "customers": 1200, "nested": {"ignored": 1}}
+    html = open(write_report(data, tmp_path / "report")["html"], encoding="utf-8").read()
+    assert 'id="clv-holdout">Holdout check of the CLV model: status = ok; mae = 0.81; customers = 1,200</p>' in html
