@@ -106,9 +106,11 @@ def test_btyd_summary_equals_lifetimes(world):
     from lifetimes.utils import summary_data_from_transaction_data
 
     tx, as_of = world["tx"], world["as_of"]
-    orders = tx[(tx[C.STATUS] == "completed") & (tx[C.AMOUNT] > 0)][[C.CUSTOMER_ID, "day", C.AMOUNT]]
+    # all order rows with their raw timestamps: lifetimes itself cuts at the observation end
+    orders = tx[(tx[C.STATUS] == "completed") & (tx[C.AMOUNT] > 0)][[C.CUSTOMER_ID, C.EVENT_TS, C.AMOUNT]]
+    assert (orders[C.EVENT_TS] >= pd.Timestamp(as_of)).any()
     expected = summary_data_from_transaction_data(
-        orders, C.CUSTOMER_ID, "day", monetary_value_col=C.AMOUNT,
+        orders, C.CUSTOMER_ID, C.EVENT_TS, monetary_value_col=C.AMOUNT,
         observation_period_end=pd.Timestamp(as_of - dt.timedelta(days=1)), freq="D",
     ).sort_index()
     got = world["spark"][[C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T, C.BTYD_MONETARY_VALUE]]

@@ -146,3 +146,49 @@ CHURN_RISK_BANDS = ("low", "medium", "high", "critical")
 # calibration/holdout evaluation
 FREQUENCY_HOLDOUT = "frequency_holdout"
 PREDICTED_HOLDOUT = "predicted_holdout_purchases"
+
+# patterns (tables/patterns/*; see patterns.py and docs/report.md)
+GROUP_TYPE = "group_type"  # all / segment / persona / age_band / channel
+GROUP = "group"
+DAY_OF_WEEK = "day_of_week"  # ISO: 1 = Monday ... 7 = Sunday
+DAY_NAME = "day_name"
+HOUR = "hour"
+DAY_TYPE = "day_type"  # weekday / weekend
+ORDER_VALUE = "order_value"
+ORDER_SHARE = "order_share"
+BASE_REVENUE_SHARE = "base_revenue_share"
+BASE_ORDER_SHARE = "base_order_share"
+REVENUE_LIFT = "revenue_lift"
+ORDER_LIFT = "order_lift"
+AGE_BAND = "age_band"
+MONTH = "month"
+ACTIVE_CUSTOMERS = "active_customers"
+NEW_CUSTOMERS = "new_customers"
+IS_PEAK = "is_peak"
+COHORT_MONTH = "cohort_month"
+MONTHS_SINCE = "months_since_first"
+COHORT_SIZE = "cohort_size"
+RETENTION = "retention"
+ANTECEDENT = "antecedent"
+CONSEQUENT = "consequent"
+SUPPORT = "support"
+CONFIDENCE = "confidence"
+LIFT = "lift"
+BASKETS = "baskets"
+ITEMS = "items"
+
+GROUP_ALL = "all"
+GROUP_ALL_LABEL = "All customers"
+
+# insights (tables/insights/*; see insights.py and docs/report.md)
+NET_REVENUE = "net_revenue"
+AVG_RECENCY_DAYS = "avg_recency_days"
+AVG_ORDERS = "avg_orders"
+REPEAT_RATE = "repeat_rate"
+ACTIVE_SHARE = "active_share"
+AT_RISK_CUSTOMERS = "at_risk_customers"
+AT_RISK_REVENUE = "at_risk_revenue"
+CLV_TOTAL = "clv_total"
+AVG_PROB_ALIVE = "avg_prob_alive"
+HIGH_CHURN_CUSTOMERS = "high_churn_customers"
+HIGH_CHURN_REVENUE = "high_churn_revenue"

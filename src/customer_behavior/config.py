@@ -180,6 +180,43 @@ class ClvConfig:
 
 
 @dataclass(frozen=True)
+class PatternsConfig:
+    basket: str = knob("month", 'What one FPGrowth basket is: the categories a customer bought in one calendar "month" (default), on one "day", or over their whole history ("customer"). An order holds one category, so order baskets would be singletons; day baskets are nearly so.')
+    min_support: float = knob(0.02, "FPGrowth minimum support of an itemset (share of baskets).")
+    min_confidence: float = knob(0.3, "FPGrowth minimum confidence of a rule.")
+    max_rules: int = knob(50, "Keep at most this many rules (highest lift first).")
+    age_bands: list = knob([25, 35, 45, 55, 65], "Upper bounds (exclusive) of the age bands for the payment mix: [25, 35] -> <25, 25-34, 35+.")
+
+    def __post_init__(self) -> None:
+        if self.basket not in ("customer", "month", "day"):
+            raise ConfigError(f"patterns.basket: {self.basket!r} must be one of customer, month, day")
+        if not 0 < self.min_support <= 1:
+            raise ConfigError(f"patterns.min_support: {self.min_support} must be > 0 and <= 1")
+        if not 0 < self.min_confidence <= 1:
+            raise ConfigError(f"patterns.min_confidence: {self.min_confidence} must be > 0 and <= 1")
+        if self.max_rules < 1:
+            raise ConfigError(f"patterns.max_rules: {self.max_rules} must be at least 1")
+        if not self.age_bands or any(not isinstance(a, int) or isinstance(a, bool) for a in self.age_bands) or list(self.age_bands) != sorted(set(self.age_bands)):
+            raise ConfigError(f"patterns.age_bands: {self.age_bands!r} must be a non-empty increasing list of whole numbers")
+
+
+@dataclass(frozen=True)
+class InsightsConfig:
+    active_days: int = knob(90, "A customer is active when they bought within this many days of the as-of date.")
+    top_share: float = knob(0.2, "The top share of customers (by net spend) whose share of revenue is reported (0.2 = top 20%).")
+    at_risk_segments: list = knob(["At Risk", "Can't Lose Them", "About to Sleep", "Need Attention"], "RFM segments whose revenue counts as at risk and that get win-back recommendations.")
+    max_recommendations: int = knob(10, "Show at most this many recommendations (largest value at stake first).")
+
+    def __post_init__(self) -> None:
+        if self.active_days < 1:
+            raise ConfigError(f"insights.active_days: {self.active_days} must be at least 1")
+        if not 0 < self.top_share < 1:
+            raise ConfigError(f"insights.top_share: {self.top_share} must be between 0 and 1")
+        if self.max_recommendations < 1:
+            raise ConfigError(f"insights.max_recommendations: {self.max_recommendations} must be at least 1")
+
+
+@dataclass(frozen=True)
 class Config:
     spark: SparkSettings = field(default_factory=SparkSettings)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
@@ -187,6 +224,8 @@ class Config:
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     clv: ClvConfig = field(default_factory=ClvConfig)
+    patterns: PatternsConfig = field(default_factory=PatternsConfig)
+    insights: InsightsConfig = field(default_factory=InsightsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _section_to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -199,6 +238,8 @@ SECTION_HELP = {
     "features": "Per-customer features (RFM, behaviour, BTYD summary); see docs/definitions.md.",
     "segments": "R/F/M scores from quantile bins and the 11 named RFM segments; see docs/definitions.md.",
     "clv": "Customer lifetime value and churn: BG/NBD and Gamma-Gamma fitted by maximum likelihood, scored per customer in Spark.",
+    "patterns": "Behavioural patterns: time of day, categories, payment, cohorts, category affinities (FPGrowth).",
+    "insights": "KPIs and the rules that turn them into recommendations.",
 }
 
 

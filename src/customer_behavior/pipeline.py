@@ -24,7 +24,7 @@ from customer_behavior import columns as C
 from customer_behavior import features, segments
 from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insights, model as clv_model
 from customer_behavior.config import Config
-from customer_behavior.errors import ModelError, OutputError
+from customer_behavior.errors import InputError, ModelError, OutputError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
 from customer_behavior.segment_table import SegmentTable, load_segment_table
@@ -252,7 +252,94 @@ def stage_clv(ctx: RunContext) -> None:
 
 
 Stage = Callable[[RunContext], None]
-RUN_STAGES: list[Stage] = [stage_generate, stage_features, stage_segments, stage_clv]
+# --------------------------------------------------------------------------- patterns, insights, report (issue 5)
+
+
+def _table(ctx: RunContext, name: str) -> DataFrame | None:
+    """A table an earlier stage produced: from ctx.tables, else from tables/<name> when written."""
+    if name in ctx.tables:
+        return ctx.tables[name]
+    path = Path(ctx.path(TABLES_DIR, name))
+    if path.is_dir():
+        return ctx.spark.read.parquet(str(path))
+    return None
+
+
+def stage_patterns(ctx: RunContext) -> None:
+    from customer_behavior import patterns
+
+    cfg = ctx.cfg.patterns
+    with ctx.tracker.stage("patterns", "Time, category, payment, cohort and category-affinity patterns"):
+        groupings = patterns.Groupings(
+            segments_df=_table(ctx, "rfm_segments"), personas_df=_table(ctx, "personas"), customers_df=ctx.tables.get("customers")
+        )
+        # Every pattern table reads the same labelled orders: one scan and one set of joins, cached.
+        orders_df = patterns.labelled_orders(ctx.tables["transactions"], groupings, cfg).cache()
+        baskets_df = None
+        try:
+            for name, df in patterns.pattern_tables(orders_df, groupings, cfg).items():
+                write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
+            baskets_df = patterns.baskets(orders_df, cfg.basket).cache()
+            affinities_df = patterns.category_affinities(baskets_df, cfg)
+            write_parquet(affinities_df.coalesce(1), ctx.path(TABLES_DIR, "patterns", "affinities"))
+            basket_count = baskets_df.count()
+        finally:
+            orders_df.unpersist()
+            if baskets_df is not None:
+                baskets_df.unpersist()
+        rules = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "patterns", "affinities")).count()
+        ctx.results["patterns"] = {"tables": list(patterns.PATTERN_TABLES), "basket": cfg.basket, "baskets": basket_count, "affinity_rules": rules}
+
+
+def stage_insights(ctx: RunContext) -> None:
+    from customer_behavior import insights
+
+    cfg = ctx.cfg.insights
+    with ctx.tracker.stage("insights", "KPIs and per-segment and per-persona summaries"):
+        features_df = _table(ctx, "customer_features")
+        segments_df = _table(ctx, "rfm_segments")
+        if features_df is None or segments_df is None:
+            raise InputError("insights: tables customer_features and rfm_segments are needed; run the features and segments stages first")
+        personas_df = _table(ctx, "personas")
+        view_df = insights.customer_view(features_df, segments_df=segments_df, personas_df=personas_df, clv_df=_table(ctx, "clv"), cfg=cfg).cache()
+        try:
+            outputs = {
+                "kpis": insights.kpi_table(view_df, cfg),
+                "segments": insights.group_summary(view_df, C.SEGMENT),
+                "rf_grid": insights.rf_grid(segments_df),
+            }
+            if personas_df is not None:
+                outputs["personas"] = insights.group_summary(view_df, C.PERSONA_NAME)
+            for name, df in outputs.items():
+                write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "insights", name))
+        finally:
+            view_df.unpersist()
+        kpis = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "insights", "kpis")).first().asDict()
+        ctx.results["kpis"] = kpis
+        for name in ("segments", "personas"):
+            if name in outputs:
+                sizes = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "insights", name)).select(C.GROUP, C.CUSTOMERS, C.REVENUE_SHARE).collect()
+                ctx.results[f"{name}_summary"] = sorted(([r[0], r[1], r[2]] for r in sizes), key=lambda row: -row[1])
+
+
+def stage_report(ctx: RunContext) -> None:
+    from customer_behavior import report
+
+    with ctx.tracker.stage("report", "Render report.html, report.md and insights.json"):
+        as_of = ctx.results.get("features", {}).get("as_of") or ctx.results.get("as_of")
+        clv_results = ctx.results.get("clv")
+        meta = {
+            "seed": ctx.cfg.generate.seed,
+            "as_of": str(as_of) if as_of else None,
+            "clv_holdout": clv_results.get("holdout") if isinstance(clv_results, dict) else None,
+        }
+        data = report.load_tables(ctx.root, meta=meta)
+        paths = report.write_report(data, ctx.path(report.REPORT_DIR), ctx.cfg.insights)
+        ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}
+
+
+Stage = Callable[[RunContext], None]
+RUN_STAGES: list[Stage] = [stage_generate, stage_features, stage_segments, stage_clv, stage_patterns, stage_insights, stage_report]
 
 
 # --------------------------------------------------------------------------- runs
