@@ -109,7 +109,7 @@ class SegmentsConfig:
     recency_cuts: list[float] = knob([], "Recency cut points in days (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
     frequency_cuts: list[float] = knob([], "Order-count cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
     monetary_cuts: list[float] = knob([], "Net-spend cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
-    quantile_relative_error: float = knob(0.001, "Relative error of the approximate quantiles (0 = exact, slower on big data).")
+    monetary_significant_digits: int = knob(4, "Money quantiles are exact on a grid of this many significant digits (2 to 9); days and order counts are exact.")
     table_file: str = knob("", 'A TOML segment table mapping all 125 RFM codes to the 11 segments. "" = the built-in table.')
 
     def __post_init__(self) -> None:
@@ -123,8 +123,8 @@ class SegmentsConfig:
                 raise ConfigError(f"segments.{key}: {len(cuts)} cut points given; {self.bins} bins need {self.bins - 1}")
             if any(b <= a for a, b in zip(cuts, cuts[1:])) or any(c != c or c in (float("inf"), float("-inf")) for c in cuts):
                 raise ConfigError(f"segments.{key}: cut points must be finite and strictly increasing, got {cuts}")
-        if not 0 <= self.quantile_relative_error < 0.5:
-            raise ConfigError(f"segments.quantile_relative_error: {self.quantile_relative_error} must be >= 0 and < 0.5")
+        if not 2 <= self.monetary_significant_digits <= 9:
+            raise ConfigError(f"segments.monetary_significant_digits: {self.monetary_significant_digits} must be between 2 and 9")
         from customer_behavior.segment_table import load_segment_table
 
         load_segment_table(self.table_file or None)
