@@ -132,7 +132,7 @@ class SegmentsConfig:
 
 @dataclass(frozen=True)
 class ClvConfig:
-    model: str = knob("bgnbd", 'Purchase/dropout model: "bgnbd" (BG/NBD, as lifetimes\' BetaGeoFitter) or "mbgnbd" (MBG/NBD: one-time buyers can drop out too, so their P(alive) falls with age).')
+    model: str = knob("mbgnbd", 'Purchase/dropout model: "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too, so their P(alive) falls with age) or "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer).')
     horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
     monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
     penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")

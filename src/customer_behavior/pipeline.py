@@ -242,6 +242,9 @@ def stage_clv(ctx: RunContext) -> None:
             results["top_customers"] = _rows(clv_insights.top_customers(clv_df))
             results["horizon_months"] = cfg.horizon_months
             results["monthly_discount_rate"] = cfg.monthly_discount_rate
+            truth_df = _truth_df(ctx)
+            if truth_df is not None:
+                results["planted_truth"] = clv_evaluate.planted_churn_auc(clv_df, truth_df)
         if cfg.evaluate and "transactions" in ctx.tables:
             try:
                 results["holdout"] = {"status": "ok", **clv_evaluate.evaluate_holdout(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx))}
