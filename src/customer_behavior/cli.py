@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(generate, "output directory (default out/synthetic)")
     generate.set_defaults(handler=cmd_generate)
 
+    score = commands.add_parser("score", help="assign personas (and RFM segments) to new customers' transactions with a saved model")
+    score.add_argument("--model", required=True, metavar="DIR", help="a saved model: RUN/model of a previous run")
+    score.add_argument("--input", required=True, metavar="PATH", help="transactions Parquet, or a directory holding transactions/ (and customers/)")
+    score.add_argument("--customers", metavar="PATH", help="customers Parquet (default: <input>/customers when present)")
+    _add_common(score)
+    _add_output(score, "output directory (default out/score)")
+    score.set_defaults(handler=cmd_score)
+
     init_config = commands.add_parser("init-config", help="write a commented default configuration file")
     init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
     init_config.add_argument("--force", action="store_true", help="replace an existing file")
@@ -128,7 +136,9 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _execute(args: argparse.Namespace, *, command: str, stages_name: str, default_output: str | None = None) -> tuple[dict, Path]:
+def _execute(
+    args: argparse.Namespace, *, command: str, stages_name: str = "", default_output: str | None = None, stages: list | None = None
+) -> tuple[dict, Path]:
     """Validate everything, start Spark, run the stages into staging, stop, commit."""
     from customer_behavior import pipeline
     from customer_behavior.runio import RunDirectory
@@ -151,7 +161,7 @@ def _execute(args: argparse.Namespace, *, command: str, stages_name: str, defaul
             spark.sparkContext.setLogLevel("WARN")
         if spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
-        manifest = pipeline.execute(spark, cfg, staging, stages=getattr(pipeline, stages_name), command=command, progress=_say)
+        manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
             spark = None
@@ -193,6 +203,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     manifest, path = _execute(args, command="generate", stages_name="GENERATE_STAGES", default_output="out/synthetic")
+    _print_summary(manifest, path)
+    return 0
+
+
+def _score_inputs(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(transactions path, customers path or None) from --input / --customers."""
+    from customer_behavior.errors import InputError
+
+    source = Path(args.input)
+    if "://" not in args.input and not source.exists():
+        raise InputError(f"--input {args.input!r} does not exist")
+    transactions = source / "transactions"
+    if transactions.is_dir():
+        customers = args.customers or (str(source / "customers") if (source / "customers").is_dir() else None)
+        return str(transactions), customers
+    return args.input, args.customers
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from customer_behavior import pipeline
+    from customer_behavior.personas.model import read_metadata
+
+    read_metadata(args.model)  # a wrong --model fails here, before Spark starts
+    transactions, customers = _score_inputs(args)
+    stages = [pipeline.make_score_stage(args.model, transactions, customers)]
+    manifest, path = _execute(args, command="score", stages=stages, default_output="out/score")
     _print_summary(manifest, path)
     return 0
 
