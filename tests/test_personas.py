@@ -106,7 +106,7 @@ def test_sweep_and_profile_tables(fitted):
     tech = profiles["Tech enthusiasts"]
     assert tech[2] == PER_GROUP and tech[3] == pytest.approx(1 / 3)
     assert sum(row[5] for row in fit.profile_rows) == pytest.approx(1.0)  # revenue shares
-    assert (tech[-6], tech[-5], tech[-4]) == ("electronics", "credit_card", "web")  # top category, payment, channel
+    assert (tech[-5], tech[-4], tech[-3]) == ("electronics", "credit_card", "web")  # top category, payment, channel
     assert profiles["Weekend bargain hunters"][6 + 5] == pytest.approx(1.0)  # mean weekend share
 
 
