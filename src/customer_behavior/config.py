@@ -169,10 +169,55 @@ class PersonasConfig:
 
 
 @dataclass(frozen=True)
+class FeaturesConfig:
+    as_of: str = knob("", 'End of the observation window (YYYY-MM-DD, exclusive: events on that day are not counted). "" = the day after the last event.')
+
+    def __post_init__(self) -> None:
+        if self.as_of.strip():
+            try:
+                dt.date.fromisoformat(self.as_of.strip())
+            except ValueError:
+                raise ConfigError(f"features.as_of: {self.as_of!r} is not a date (YYYY-MM-DD) or \"\"") from None
+
+    @property
+    def as_of_date(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.as_of.strip()) if self.as_of.strip() else None
+
+
+@dataclass(frozen=True)
+class SegmentsConfig:
+    bins: int = knob(5, "Number of R, F and M score levels (3 to 10). Scores are mapped onto the table's 5 levels when not 5.")
+    recency_cuts: list[float] = knob([], "Recency cut points in days (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
+    frequency_cuts: list[float] = knob([], "Order-count cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
+    monetary_cuts: list[float] = knob([], "Net-spend cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
+    quantile_relative_error: float = knob(0.001, "Relative error of the approximate quantiles (0 = exact, slower on big data).")
+    table_file: str = knob("", 'A TOML segment table mapping all 125 RFM codes to the 11 segments. "" = the built-in table.')
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.bins <= 10:
+            raise ConfigError(f"segments.bins: {self.bins} must be between 3 and 10")
+        for key in ("recency_cuts", "frequency_cuts", "monetary_cuts"):
+            cuts = list(getattr(self, key))
+            if not cuts:
+                continue
+            if len(cuts) != self.bins - 1:
+                raise ConfigError(f"segments.{key}: {len(cuts)} cut points given; {self.bins} bins need {self.bins - 1}")
+            if any(b <= a for a, b in zip(cuts, cuts[1:])) or any(c != c or c in (float("inf"), float("-inf")) for c in cuts):
+                raise ConfigError(f"segments.{key}: cut points must be finite and strictly increasing, got {cuts}")
+        if not 0 <= self.quantile_relative_error < 0.5:
+            raise ConfigError(f"segments.quantile_relative_error: {self.quantile_relative_error} must be >= 0 and < 0.5")
+        from customer_behavior.segment_table import load_segment_table
+
+        load_segment_table(self.table_file or None)
+
+
+@dataclass(frozen=True)
 class Config:
     spark: SparkSettings = field(default_factory=SparkSettings)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     personas: PersonasConfig = field(default_factory=PersonasConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +228,8 @@ SECTION_HELP = {
     "spark": "Spark session. Under spark-submit or in a notebook the existing session is used as it is.",
     "generate": "Synthetic data generator (used when no --input is given).",
     "output": "Where a run writes its results. Runs are atomic: written to a staging directory, then moved into place.",
+    "features": "Per-customer features (RFM, behaviour, BTYD summary); see docs/definitions.md.",
+    "segments": "R/F/M scores from quantile bins and the 11 named RFM segments; see docs/definitions.md.",
     "personas": "Personas: MLlib clustering over scaled customer features, k chosen by a sweep, clusters named from their centroids.",
 }
 

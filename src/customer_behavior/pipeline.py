@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import platform
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +17,19 @@ from typing import Any
 
 import pyspark
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from customer_behavior import TOOL_NAME, __version__, features, personas
+from customer_behavior import TOOL_NAME, __version__, personas
 from customer_behavior import columns as C
+from customer_behavior import features, segments
 from customer_behavior.config import Config
-from customer_behavior.errors import InputError
+from customer_behavior.errors import InputError, OutputError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.personas.inputs import require_columns
 from customer_behavior.personas.model import SWEEP_SCHEMA, load_model, write_model
 from customer_behavior.personas.profiles import PROFILE_SCHEMA
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
+from customer_behavior.segment_table import SegmentTable, load_segment_table, parse_segment_table
 from customer_behavior.session import java_major_version
 from customer_behavior.tracking import StageTracker
 
@@ -90,6 +94,108 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
 
 
+# --------------------------------------------------------------------------- features and segments (issue 3)
+
+
+def stage_features(ctx: RunContext) -> None:
+    with ctx.tracker.stage("features", "Per-customer RFM, behaviour and BTYD features (one aggregation)"):
+        transactions_df = ctx.tables["transactions"]
+        bounds = transactions_df.transform(features.event_day_bounds).first()
+        as_of = features.resolve_as_of(ctx.cfg.features.as_of_date, bounds["first_day"], bounds["last_day"])
+        # Cached so that counting the customers without an order and writing the others
+        # share the one aggregation over the transactions.
+        all_df = features.all_customer_features(transactions_df, as_of=as_of).cache()
+        try:
+            has_orders = (F.col(C.ORDERS) > 0).alias("has_orders")
+            count_rows = all_df.groupBy(has_orders).agg(F.count(F.lit(1)).alias("n")).collect()
+            counts = {bool(row["has_orders"]): row["n"] for row in count_rows}
+            target = ctx.path(TABLES_DIR, "customer_features")
+            write_parquet(all_df.transform(features.filter_customers_with_orders), target)
+        finally:
+            all_df.unpersist()
+        ctx.tables["customer_features"] = ctx.spark.read.parquet(target)
+        ctx.rows["customers_with_features"] = counts.get(True, 0)
+        ctx.rows["customers_without_orders"] = counts.get(False, 0)
+        ctx.results["features"] = {
+            "as_of": as_of.isoformat(),
+            "first_event_day": bounds["first_day"].isoformat(),
+            "last_event_day": bounds["last_day"].isoformat(),
+            "customers": counts.get(True, 0),
+            "customers_without_orders": counts.get(False, 0),
+        }
+
+
+def _move_segment_exports(staging: Path, target: Path, table: SegmentTable, header: list[str]) -> dict[str, str]:
+    """<staging>/segment_slug=<slug>/part-*.csv -> <target>/<slug>.csv (a header-only file for empty segments)."""
+    target.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for seg in table.segments:
+        parts = sorted((staging / f"{segments.SLUG}={seg.slug}").glob("part-*.csv"))
+        destination = target / f"{seg.slug}.csv"
+        if len(parts) > 1:  # pragma: no cover - repartition by slug puts a segment in one task
+            raise OutputError(f"exports/segments: segment {seg.name!r} was written as {len(parts)} files")
+        if parts:
+            shutil.move(str(parts[0]), destination)
+        else:
+            destination.write_text(",".join(header) + "\n", encoding="utf-8")
+        files[seg.name] = f"exports/segments/{destination.name}"
+    shutil.rmtree(staging)
+    return files
+
+
+def _truth_df(ctx: RunContext) -> DataFrame | None:
+    if "truth" in ctx.tables:
+        return ctx.tables["truth"]
+    truth_path = Path(ctx.path(DATA_DIR, "truth"))
+    return ctx.spark.read.parquet(str(truth_path)) if truth_path.exists() else None
+
+
+def stage_segments(ctx: RunContext) -> None:
+    cfg = ctx.cfg.segments
+    with ctx.tracker.stage("segments", f"R/F/M scores ({cfg.bins} bins) and the 11 named RFM segments"):
+        table = load_segment_table(cfg.table_file or None)
+        features_df = ctx.tables["customer_features"]
+        cuts = segments.fit_cut_points(features_df, cfg)
+        segmented_df = segments.assign_segments(features_df, cuts=cuts, table=table, bins=cfg.bins)
+        write_parquet(segmented_df.transform(segments.select_rfm_segments), ctx.path(TABLES_DIR, "rfm_segments"))
+        rfm_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "rfm_segments"))
+        ctx.tables["rfm_segments"] = rfm_df
+
+        summary_df = segments.segment_summary(rfm_df, table=table)
+        write_parquet(summary_df.coalesce(1), ctx.path(TABLES_DIR, "segment_summary"))
+        summary = [row.asDict() for row in ctx.spark.read.parquet(ctx.path(TABLES_DIR, "segment_summary")).collect()]
+
+        export_df = segmented_df.transform(segments.export_rows)
+        staging = Path(ctx.path("exports", "_segments_staging"))
+        (
+            export_df.repartition(F.col(segments.SLUG))
+            .sortWithinPartitions(segments.SLUG, C.CUSTOMER_ID)
+            .write.mode("overwrite")
+            .partitionBy(segments.SLUG)
+            .option("header", True)
+            .csv(str(staging))
+        )
+        files = _move_segment_exports(staging, Path(ctx.path("exports", "segments")), table, list(segments.EXPORT_COLUMNS))
+
+        results: dict[str, Any] = {
+            "bins": cfg.bins,
+            "cut_points": cuts.to_dict(),
+            "table": table.source,
+            "summary": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in summary],
+            "exports": files,
+        }
+        truth_df = _truth_df(ctx)
+        if truth_df is not None:
+            count_rows = [r.asDict() for r in segments.persona_segment_counts(rfm_df, truth_df).collect()]
+            results["planted_truth"] = segments.summarise_planted_truth(count_rows, table.names())
+            for line in segments.format_confusion(results["planted_truth"]):
+                ctx.tracker.progress(line)
+        ctx.results["segments"] = results
+
+
+# --------------------------------------------------------------------------- personas (issue 4)
+
+
 def _customer_features(ctx: RunContext) -> DataFrame:
     """customer_features from the features stage, or computed here when it has not run."""
     if "customer_features" in ctx.tables:
@@ -115,8 +221,8 @@ def stage_personas(ctx: RunContext) -> None:
         ctx.tables["personas"] = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "personas"))
         write_parquet(ctx.spark.createDataFrame(fit.profile_rows, PROFILE_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_profiles"))
         write_parquet(ctx.spark.createDataFrame(fit.sweep_rows, SWEEP_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_sweep"))
-        # RFM cut points and scoring config, when the segments stage recorded them, travel with the model.
-        write_model(fit.model, ctx.path(MODEL_DIR), fit.metadata(cfg) | {"rfm": ctx.results.get("rfm_scoring")})
+        # RFM cut points and the segment table, when the segments stage ran, travel with the model.
+        write_model(fit.model, ctx.path(MODEL_DIR), fit.metadata(cfg) | {"rfm": _rfm_scoring(ctx)})
         for df in fit.cached:
             df.unpersist()
         result: dict[str, Any] = {
@@ -128,9 +234,8 @@ def stage_personas(ctx: RunContext) -> None:
             "features": fit.plan.to_dict() | {"vocabulary": {g: len(v) for g, v in fit.plan.vocabulary.items()}},
             "personas": {row[1]: row[2] for row in fit.profile_rows},
         }
-        truth_path = Path(ctx.path(DATA_DIR, "truth"))
-        if truth_path.exists():
-            truth_df = ctx.spark.read.parquet(str(truth_path))
+        truth_df = _truth_df(ctx)
+        if truth_df is not None:
             ari = personas.adjusted_rand_index(personas.contingency(ctx.tables["personas"], truth_df)).first()
             result["adjusted_rand_index"] = round(float(ari["ari"]), 4)
         ctx.results["personas"] = result
@@ -138,6 +243,29 @@ def stage_personas(ctx: RunContext) -> None:
         ctx.summary_lines.append(line)
         if "adjusted_rand_index" in result:
             ctx.summary_lines.append(f"personas vs planted truth: adjusted Rand index {result['adjusted_rand_index']:.3f}")
+
+
+def _rfm_scoring(ctx: RunContext) -> dict[str, Any] | None:
+    if "segments" not in ctx.results:
+        return None
+    table = load_segment_table(ctx.cfg.segments.table_file or None)
+    return {
+        "bins": ctx.results["segments"]["bins"],
+        "cut_points": ctx.results["segments"]["cut_points"],
+        "segment_table": {"segments": [{"name": s.name, "rule": s.rule, "description": s.description, "codes": list(s.codes)} for s in table.segments]},
+    }
+
+
+def score_segments(features_df: DataFrame, rfm: dict[str, Any]) -> DataFrame:
+    """customer_id, r/f/m scores, rfm_code, segment with the cut points saved at training time."""
+    cut_points = rfm["cut_points"]
+    cuts = segments.CutPoints(
+        recency=tuple(cut_points["recency_days"]), frequency=tuple(cut_points["orders"]), monetary=tuple(cut_points["monetary"])
+    )
+    table = parse_segment_table(rfm["segment_table"], "the model's segment table")
+    return segments.assign_segments(features_df, cuts=cuts, table=table, bins=int(rfm["bins"])).select(
+        C.CUSTOMER_ID, C.R_SCORE, C.F_SCORE, C.M_SCORE, C.RFM_CODE, C.SEGMENT
+    )
 
 
 def make_score_stage(model_path: str, transactions_path: str, customers_path: str | None) -> Stage:
@@ -155,6 +283,8 @@ def make_score_stage(model_path: str, transactions_path: str, customers_path: st
             scored_df = personas.score_personas(model, metadata, features_df, transactions_df, customers_df)
             if metadata.get("rfm") is None:
                 record.notes.append("score: the model carries no RFM cut points (no segments stage in its run); personas only")
+            else:
+                scored_df = scored_df.join(score_segments(features_df, metadata["rfm"]), on=C.CUSTOMER_ID, how="left")
             write_parquet(scored_df, ctx.path("personas"))
             counts = {r[C.PERSONA_NAME]: r["count"] for r in ctx.spark.read.parquet(ctx.path("personas")).groupBy(C.PERSONA_NAME).count().collect()}
             ctx.rows["customers_scored"] = sum(counts.values())
@@ -172,7 +302,7 @@ def read_parquet_input(spark: SparkSession, path: str, what: str) -> DataFrame:
 
 
 Stage = Callable[[RunContext], None]
-RUN_STAGES: list[Stage] = [stage_generate, stage_personas]
+RUN_STAGES: list[Stage] = [stage_generate, stage_features, stage_segments, stage_personas]
 
 
 # --------------------------------------------------------------------------- runs

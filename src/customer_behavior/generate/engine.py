@@ -91,7 +91,9 @@ def customer_base(spark: SparkSession, cfg: GenerateConfig, *, partitions: int |
     seed, n_days = cfg.seed, window_days(cfg)
     scale = effective_rate_scale(cfg)
     season_max, season_mean = _season_thinning()
-    num_partitions = partitions or max(spark.sparkContext.defaultParallelism, int(cfg.customers // 250_000) + 1)
+    cores = spark.sparkContext.defaultParallelism
+    # a whole number of waves over the cores, about 250,000 customers (~3.5M transactions) each
+    num_partitions = partitions or cores * max(1, -(-cfg.customers // (cores * 250_000)))
     personas = spec.PERSONAS
     persona_shares = [spec.cumulative(tuple(p.share for p in personas))]
 
@@ -232,7 +234,7 @@ def transactions_from_base(base_df: DataFrame, cfg: GenerateConfig) -> DataFrame
         .filter(F.col("event_seconds") < F.lit(window_end_s))
         .select(
             F.concat(
-                F.lit("T"), F.col(C.CUSTOMER_ID).substr(2, 1_000), F.lit("-"), F.format_string("%05d", order),
+                F.lit("T"), F.col(C.CUSTOMER_ID).substr(2, 1_000), F.lit("-"), F.lpad(order.cast("string"), 5, "0"),
                 F.when(is_refund, F.lit("-R")).otherwise(F.lit("")),
             ).alias(C.TRANSACTION_ID),
             F.col(C.CUSTOMER_ID),
