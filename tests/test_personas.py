@@ -221,8 +221,8 @@ def test_score_needs_customers_when_the_model_uses_demographics(planted, fitted,
 
 
 def test_k_max_above_the_number_of_customers(planted):
-    with pytest.raises(ConfigError, match=r"personas.k_max: 200 is more than the 90 customers"):
-        fit_personas(planted["features"], planted["transactions"], None, PersonasConfig(k_min=2, k_max=200))
+    with pytest.raises(ConfigError, match=r"personas.k_max: 95 is more than the 90 customers"):
+        fit_personas(planted["features"], planted["transactions"], None, PersonasConfig(k_min=2, k_max=95))
 
 
 @pytest.mark.parametrize(

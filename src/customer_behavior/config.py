@@ -97,9 +97,12 @@ PERSONA_FEATURES = (
 )
 DEFAULT_PERSONA_FEATURES = [
     "log_monetary", "log_orders", "recency_days", "log_avg_order_value", "tenure_days", "weekend_share",
-    "discount_share", "return_rate", "category_shares", "payment_shares", "channel_shares",
+    "discount_share", "category_shares", "payment_shares", "channel_shares",
     "age", "gender", "is_loyalty_member",
 ]
+# Not in the default: return_rate (a ratio over few orders: one return of one order is 100%,
+# far out in the tail, and k-means|| initialisation seeds a cluster on such outliers),
+# country/region (not behaviour) and acquisition_channel (measured to blur the personas).
 
 
 @dataclass(frozen=True)
