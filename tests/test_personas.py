@@ -237,3 +237,22 @@ def test_k_max_above_the_number_of_customers(planted):
 def test_bad_config(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+KNOWN_DEFECT = "known defect, not fixed before the deadline: see the feat-personas report"
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        # BisectingKMeans yields a single cluster here (ModelError from choose_k); not yet diagnosed.
+        pytest.param("bisecting", marks=pytest.mark.xfail(strict=True, raises=Exception, reason=KNOWN_DEFECT)),
+        # GaussianMixture with full covariances over ~20 dimensions and 30 customers per group: ARI 0.59.
+        pytest.param("gmm", marks=pytest.mark.xfail(strict=True, reason=KNOWN_DEFECT)),
+    ],
+)
+def test_other_algorithms_recover_the_planted_groups(planted, algorithm):
+    cfg = PersonasConfig(k_min=3, k_max=3, restarts=1, layout_partitions=2, algorithm=algorithm)
+    fit = fit_personas(planted["features"], planted["transactions"], None, cfg)
+    assert fit.chosen_k == 3
+    assert adjusted_rand_index(contingency(fit.assignments_df, planted["truth"])).first()["ari"] == pytest.approx(1.0)
