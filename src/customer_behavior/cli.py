@@ -93,10 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--port", type=_positive_int, help="port (default 18080, or a free one if that is taken)")
     history.add_argument("--debug", action="store_true")
     history.set_defaults(handler=cmd_history)
+
     report = commands.add_parser("report", help="rebuild RUN/report (report.html, report.md, insights.json) from a run's tables, without recomputing")
     report.add_argument("run_dir", metavar="RUN", help="a directory that 'customer-behavior run' wrote")
     report.add_argument("--debug", action="store_true", help="show tracebacks")
     report.set_defaults(handler=cmd_report)
+
+    score = commands.add_parser("score", help="assign personas (and RFM segments) to new customers' transactions with a saved model")
+    score.add_argument("--model", required=True, metavar="DIR", help="a saved model: RUN/model of a previous run")
+    score.add_argument("--input", required=True, metavar="PATH", help="transactions Parquet, or a directory holding transactions/ (and customers/)")
+    score.add_argument("--customers", metavar="PATH", help="customers Parquet (default: <input>/customers when present)")
+    _add_common(score)
+    _add_output(score, "output directory (default out/score)")
+    score.set_defaults(handler=cmd_score)
 
     init_config = commands.add_parser("init-config", help="write a commented default configuration file")
     init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
@@ -139,7 +148,9 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _execute(args: argparse.Namespace, *, command: str, stages_name: str, default_output: str | None = None) -> tuple[dict, Path]:
+def _execute(
+    args: argparse.Namespace, *, command: str, stages_name: str = "", default_output: str | None = None, stages: list | None = None
+) -> tuple[dict, Path]:
     """Validate everything, start Spark, run the stages into staging, stop, commit."""
     from customer_behavior import pipeline
     from customer_behavior.runio import RunDirectory
@@ -162,7 +173,7 @@ def _execute(args: argparse.Namespace, *, command: str, stages_name: str, defaul
             spark.sparkContext.setLogLevel("WARN")
         if cfg.spark.ui and spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
-        manifest = pipeline.execute(spark, cfg, staging, stages=getattr(pipeline, stages_name), command=command, progress=_say)
+        manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
             spark = None
@@ -269,6 +280,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     _say(f"Report: {paths['html']}")
     _say(f"        {paths['markdown']}")
     _say(f"        {paths['insights']}")
+def _score_inputs(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(transactions path, customers path or None) from --input / --customers."""
+    from customer_behavior.errors import InputError
+
+    source = Path(args.input)
+    if "://" not in args.input and not source.exists():
+        raise InputError(f"--input {args.input!r} does not exist")
+    transactions = source / "transactions"
+    if transactions.is_dir():
+        customers = args.customers or (str(source / "customers") if (source / "customers").is_dir() else None)
+        return str(transactions), customers
+    return args.input, args.customers
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from customer_behavior import pipeline
+    from customer_behavior.personas.model import read_metadata
+
+    read_metadata(args.model)  # a wrong --model fails here, before Spark starts
+    transactions, customers = _score_inputs(args)
+    stages = [pipeline.make_score_stage(args.model, transactions, customers)]
+    manifest, path = _execute(args, command="score", stages=stages, default_output="out/score")
+    _print_summary(manifest, path)
     return 0
 
 

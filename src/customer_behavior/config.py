@@ -87,6 +87,91 @@ class OutputConfig:
             raise ConfigError("output.path: must not be empty")
 
 
+PERSONA_ALGORITHMS = ("kmeans", "bisecting", "gmm")
+PERSONA_SELECTION_RULES = ("silhouette_tolerance", "silhouette_max", "elbow")
+# The names `personas.features` accepts; customer_behavior.personas.inputs defines each one.
+PERSONA_FEATURES = (
+    "log_monetary", "log_orders", "recency_days", "log_avg_order_value", "tenure_days", "weekend_share",
+    "discount_share", "return_rate", "avg_basket_size", "distinct_categories",
+    "category_shares", "payment_shares", "channel_shares",
+    "age", "gender", "country", "region", "acquisition_channel", "is_loyalty_member",
+)
+DEFAULT_PERSONA_FEATURES = [
+    "log_monetary", "log_orders", "recency_days", "log_avg_order_value", "tenure_days", "weekend_share",
+    "discount_share", "category_shares", "payment_shares", "channel_shares",
+    "age", "gender", "is_loyalty_member",
+]
+# Not in the default: return_rate (a ratio over few orders: one return of one order is 100%,
+# far out in the tail, and k-means|| initialisation seeds a cluster on such outliers),
+# country/region (not behaviour) and acquisition_channel (measured to blur the personas).
+
+
+@dataclass(frozen=True)
+class PersonasConfig:
+    features: list[str] = knob(
+        DEFAULT_PERSONA_FEATURES,
+        "Features that enter the clustering (demographic ones are skipped with a note when there is no customers table). "
+        f"Allowed: {', '.join(PERSONA_FEATURES)}.",
+    )
+    k_min: int = knob(2, "Smallest number of personas the sweep tries (at least 2).")
+    k_max: int = knob(10, "Largest number of personas the sweep tries (at most the number of customers).")
+    algorithm: str = knob("kmeans", "Clustering algorithm: kmeans, bisecting (BisectingKMeans) or gmm (GaussianMixture).")
+    selection: str = knob(
+        "silhouette_tolerance",
+        "How the sweep picks k: silhouette_tolerance (smallest k whose silhouette is within silhouette_tolerance of the best), "
+        "silhouette_max, or elbow (largest bend of the within-cluster cost curve).",
+    )
+    silhouette_tolerance: float = knob(0.005, "For selection = silhouette_tolerance: how far below the best silhouette a smaller k may be.")
+    seed: int = knob(42, "Seed of the clustering initialisation and of the sweep sample.")
+    max_iter: int = knob(40, "Maximum iterations of each clustering fit.")
+    restarts: int = knob(
+        3, "Fits per k with different seeds (seed, seed+1, ...); the one with the lowest cost is kept (k-means finds local optima)."
+    )
+    sweep_sample_size: int = knob(
+        50_000, "The sweep fits on a deterministic hash sample of about this many customers (0 = everyone); the final model fits on everyone."
+    )
+    share_prior: float = knob(
+        2.0, "Category/payment/channel shares are smoothed with this many pseudo-orders spread evenly over the values, so one order is not a 100% preference."
+    )
+    max_levels: int = knob(30, "At most this many values (the most frequent) of category, payment method and channel get a share column.")
+    layout_partitions: int = knob(8, "The customers are hash-partitioned into this many sorted partitions before fitting, so fits are reproducible.")
+
+    def __post_init__(self) -> None:
+        if not self.features:
+            raise ConfigError("personas.features: must name at least one feature")
+        for name in self.features:
+            if name not in PERSONA_FEATURES:
+                raise ConfigError(f"personas.features: unknown feature {name!r}; allowed: {', '.join(PERSONA_FEATURES)}")
+        if len(set(self.features)) != len(self.features):
+            raise ConfigError("personas.features: a feature is listed twice")
+        if self.k_min < 2:
+            raise ConfigError(f"personas.k_min: {self.k_min} must be at least 2 (one persona is not a segmentation)")
+        if self.k_max < self.k_min:
+            raise ConfigError(f"personas.k_max: {self.k_max} must be at least personas.k_min ({self.k_min})")
+        if self.k_max > 100:
+            raise ConfigError(f"personas.k_max: {self.k_max} is more than 100 personas; nobody can read that many")
+        if self.algorithm not in PERSONA_ALGORITHMS:
+            raise ConfigError(f"personas.algorithm: {self.algorithm!r} is not one of {', '.join(PERSONA_ALGORITHMS)}")
+        if self.selection not in PERSONA_SELECTION_RULES:
+            raise ConfigError(f"personas.selection: {self.selection!r} is not one of {', '.join(PERSONA_SELECTION_RULES)}")
+        if not 0 <= self.silhouette_tolerance < 1:
+            raise ConfigError(f"personas.silhouette_tolerance: {self.silhouette_tolerance} must be >= 0 and < 1")
+        if not 0 <= self.seed < 2**31:
+            raise ConfigError(f"personas.seed: {self.seed} must be between 0 and 2147483647")
+        if self.max_iter < 1:
+            raise ConfigError(f"personas.max_iter: {self.max_iter} must be at least 1")
+        if not 1 <= self.restarts <= 20:
+            raise ConfigError(f"personas.restarts: {self.restarts} must be between 1 and 20")
+        if self.sweep_sample_size < 0:
+            raise ConfigError(f"personas.sweep_sample_size: {self.sweep_sample_size} must be 0 (everyone) or positive")
+        if self.share_prior < 0:
+            raise ConfigError(f"personas.share_prior: {self.share_prior} must not be negative")
+        if self.max_levels < 1:
+            raise ConfigError(f"personas.max_levels: {self.max_levels} must be at least 1")
+        if self.layout_partitions < 1:
+            raise ConfigError(f"personas.layout_partitions: {self.layout_partitions} must be at least 1")
+
+
 @dataclass(frozen=True)
 class FeaturesConfig:
     as_of: str = knob("", 'End of the observation window (YYYY-MM-DD, exclusive: events on that day are not counted). "" = the day after the last event.')
@@ -226,6 +311,7 @@ class Config:
     clv: ClvConfig = field(default_factory=ClvConfig)
     patterns: PatternsConfig = field(default_factory=PatternsConfig)
     insights: InsightsConfig = field(default_factory=InsightsConfig)
+    personas: PersonasConfig = field(default_factory=PersonasConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _section_to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -240,6 +326,7 @@ SECTION_HELP = {
     "clv": "Customer lifetime value and churn: BG/NBD and Gamma-Gamma fitted by maximum likelihood, scored per customer in Spark.",
     "patterns": "Behavioural patterns: time of day, categories, payment, cohorts, category affinities (FPGrowth).",
     "insights": "KPIs and the rules that turn them into recommendations.",
+    "personas": "Personas: MLlib clustering over scaled customer features, k chosen by a sweep, clusters named from their centroids.",
 }
 
 
