@@ -125,3 +125,8 @@ EXPECTED_PURCHASES = "expected_purchases"
 EXPECTED_AVG_SPEND = "expected_avg_spend"
 CLV = "clv"
 CHURN_RISK = "churn_risk"
+
+# quarantine (rejected input rows: the original columns as strings, then these)
+RAW_LINE = "raw_line"  # the whole input line when it could not be split into fields
+SOURCE_FILE = "source_file"
+REASON = "reason"

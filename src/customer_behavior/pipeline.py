@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from customer_behavior import TOOL_NAME, __version__
 from customer_behavior import columns as C
 from customer_behavior.config import Config
+from customer_behavior.errors import InputError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
 from customer_behavior.session import java_major_version
@@ -84,8 +86,60 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
 
 
+def stage_ingest(ctx: RunContext) -> None:
+    """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/."""
+    from customer_behavior.ingest import plan as ingest
+    from customer_behavior.ingest.readers import input_errors
+    from customer_behavior.ingest.validation import accepted_customers, accepted_transactions, quarantined_rows, reason_counts
+
+    input_cfg = ctx.cfg.input
+    with ctx.tracker.stage("ingest", f"Read and validate {input_cfg.path}") as record:
+        plan = ingest.plan_ingest(ctx.spark, input_cfg)
+        results: dict[str, Any] = {
+            "path": input_cfg.path,
+            "format": plan.transactions.raw.format,
+            "delimiter": plan.transactions.raw.delimiter,
+            "source_columns": list(plan.transactions.raw.source_columns),
+            "column_sources": plan.resolved.sources,
+            "amount": "quantity x unit_price" if plan.resolved.amount_from_product else "amount column",
+            "as_of": plan.rules.as_of.isoformat(),
+            "missing_optional": plan.resolved.missing_optional,
+        }
+        ctx.results["ingest"] = results
+        record.notes.extend(f"no {name}: {uses}" for name, uses in plan.resolved.missing_optional.items())
+        tables = [("transactions", plan.transactions, accepted_transactions, {"resolved": plan.resolved}, ingest.R.TRANSACTION_REASONS)]
+        if plan.customers is not None:
+            tables.append(("customers", plan.customers, accepted_customers, {}, ingest.R.CUSTOMER_REASONS))
+        for name, table, accepted_fn, accepted_kwargs, reason_order in tables:
+            validated_df = table.validated_df.persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
+                    counts = {row[C.REASON]: row["rows"] for row in reason_counts(validated_df).collect()}
+                    acc = ingest.accounting(counts, reason_order)
+                    if acc["read"] == 0:
+                        raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
+                    write_parquet(quarantined_rows(validated_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
+                    ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
+                    ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
+                    results[f"{name}_rows"] = acc
+                    if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
+                        kept_at = ingest.move_quarantine_out(ctx.root)
+                        raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
+                    if acc["accepted"] == 0:
+                        raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
+                    write_parquet(accepted_fn(validated_df, **accepted_kwargs), ctx.path(DATA_DIR, name))
+            finally:
+                validated_df.unpersist()
+            ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
+
+
+def stage_source(ctx: RunContext) -> None:
+    """Where the transactions come from: the user's input when given, else the generator."""
+    (stage_ingest if ctx.cfg.input.path else stage_generate)(ctx)
+
+
 Stage = Callable[[RunContext], None]
-RUN_STAGES: list[Stage] = [stage_generate]
+RUN_STAGES: list[Stage] = [stage_source]
 
 
 # --------------------------------------------------------------------------- runs
