@@ -47,7 +47,7 @@ class SourceOptions:
     delimiter: str = "auto"
     header: bool = True
     quote: str = '"'
-    escape: str = "\\"
+    escape: str = '"'  # RFC 4180 / spreadsheet style: a quote inside quotes is doubled
     column_names: tuple[str, ...] = ()
     encoding: str = "UTF-8"
 
@@ -287,7 +287,9 @@ header = true
 # Without a header: name the columns here (in file order), or refer to them as _c0, _c1, ...
 column_names = []
 quote = '"'
-escape = "\\\\"
+# The character that escapes a quote inside a quoted field: '"' for doubled quotes ("" as in
+# spreadsheet exports), "\\\\" for backslash-escaped quotes.
+escape = '"'
 encoding = "UTF-8"
 
 [columns]
