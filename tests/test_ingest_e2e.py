@@ -239,3 +239,11 @@ def test_truncated_gzip_via_the_real_command_prints_one_line(tmp_path):
     assert errors == [f"customer-behavior: error: input {str(tmp_path / 't.csv.gz')!r} cannot be read: the compressed file is truncated or corrupt (java.io.EOFException: Unexpected end of input stream)"]
     assert "\tat " not in result.stderr and "Exception" not in result.stderr.replace(errors[0], "")
     assert _no_run_left(tmp_path, "run")
+
+
+def test_header_only_file_is_one_line_and_leaves_nothing(tmp_path, capsys, spark):
+    (tmp_path / "h.csv").write_text("customer_id,event_ts,amount\n")
+    code = cli.main(["run", "--input", str(tmp_path / "h.csv"), "-o", str(tmp_path / "run")])
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"customer-behavior: error: input {str(tmp_path / 'h.csv')!r} has no data rows (a header only?)"]
+    assert _no_run_left(tmp_path, "run") and not (tmp_path / "run.quarantine").exists()

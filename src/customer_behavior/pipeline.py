@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import platform
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyspark
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from customer_behavior import TOOL_NAME, __version__
@@ -87,10 +87,17 @@ def stage_generate(ctx: RunContext) -> None:
 
 
 def stage_ingest(ctx: RunContext) -> None:
-    """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/."""
+    """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
+
+    One pass over the input: every row is validated once and written once to a staged table
+    (partitioned accepted/rejected) while `observe` counts the reasons; the canonical table
+    and the quarantine are then split off that Parquet table.
+    """
+    from pyspark.sql import Observation
+
     from customer_behavior.ingest import plan as ingest
+    from customer_behavior.ingest import validation as V
     from customer_behavior.ingest.readers import input_errors
-    from customer_behavior.ingest.validation import accepted_customers, accepted_transactions, quarantined_rows, reason_counts
 
     input_cfg = ctx.cfg.input
     with ctx.tracker.stage("ingest", f"Read and validate {input_cfg.path}") as record:
@@ -107,29 +114,32 @@ def stage_ingest(ctx: RunContext) -> None:
         }
         ctx.results["ingest"] = results
         record.notes.extend(f"no {name}: {uses}" for name, uses in plan.resolved.missing_optional.items())
-        tables = [("transactions", plan.transactions, accepted_transactions, {"resolved": plan.resolved}, ingest.R.TRANSACTION_REASONS)]
+        tables = [("transactions", plan.transactions, V.canonical_transaction_columns(plan.resolved), C.TRANSACTIONS_SCHEMA, ingest.R.TRANSACTION_REASONS)]
         if plan.customers is not None:
-            tables.append(("customers", plan.customers, accepted_customers, {}, ingest.R.CUSTOMER_REASONS))
-        for name, table, accepted_fn, accepted_kwargs, reason_order in tables:
-            validated_df = table.validated_df.persist(StorageLevel.MEMORY_AND_DISK)
-            try:
-                with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
-                    counts = {row[C.REASON]: row["rows"] for row in reason_counts(validated_df).collect()}
-                    acc = ingest.accounting(counts, reason_order)
-                    if acc["read"] == 0:
-                        raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
-                    write_parquet(quarantined_rows(validated_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
-                    ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
-                    ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
-                    results[f"{name}_rows"] = acc
-                    if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
-                        kept_at = ingest.move_quarantine_out(ctx.root)
-                        raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
-                    if acc["accepted"] == 0:
-                        raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
-                    write_parquet(accepted_fn(validated_df, **accepted_kwargs), ctx.path(DATA_DIR, name))
-            finally:
-                validated_df.unpersist()
+            tables.append(("customers", plan.customers, V.canonical_customer_columns(), C.CUSTOMERS_SCHEMA, ingest.R.CUSTOMER_REASONS))
+        for name, table, canonical, schema, reasons in tables:
+            staged_path = ctx.path(f"_staged_{name}")
+            observation = Observation(f"ingest_{name}")
+            with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
+                observed_df = table.validated_df.observe(observation, *V.reason_metrics(reasons))
+                staged_df = V.staged_rows(observed_df, source_columns=table.raw.source_columns, canonical=canonical)
+                staged_df.write.mode("overwrite").partitionBy(V.IS_ACCEPTED).parquet(staged_path)
+            metrics = observation.get
+            acc = ingest.accounting({None: metrics["accepted"], **{r: metrics[r] for r in reasons}}, reasons)
+            if acc["read"] == 0:
+                raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
+            staged_df = ctx.spark.read.parquet(staged_path)
+            write_parquet(V.quarantine_from_staged(staged_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
+            ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
+            ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
+            results[f"{name}_rows"] = acc
+            if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
+                kept_at = ingest.move_quarantine_out(ctx.root)
+                raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
+            if acc["accepted"] == 0:
+                raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
+            write_parquet(V.accepted_from_staged(staged_df, schema=schema), ctx.path(DATA_DIR, name))
+            shutil.rmtree(staged_path, ignore_errors=True)
             ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
 
 

@@ -216,11 +216,12 @@ def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...
         .when(F.col("__cb_status").isNull(), F.lit(R.UNKNOWN_STATUS))
     )
     # Identical rows get identical reasons above; of the otherwise-valid ones, keep one copy.
+    # Numbered on the raw columns alone, so the shuffle carries no more than the input.
     copies = W.partitionBy(*[F.col(c) for c in source_columns]).orderBy(F.col(SOURCE_FILE))
-    is_later_copy = F.row_number().over(copies) > F.lit(1)
     row_hash = F.sha2(F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)])), 256)
     return (
-        raw_df.select(
+        raw_df.withColumn("__cb_copy", F.row_number().over(copies))
+        .select(
             "*",
             customer_id.alias("__cb_customer_id"),
             event_ts.alias("__cb_event_ts"),
@@ -233,13 +234,12 @@ def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...
             status.alias("__cb_status"),
             F.coalesce(transaction_text, F.concat(F.lit("H"), F.substring(row_hash, 1, 24))).alias("__cb_transaction_id"),
         )
-        .withColumn(C.REASON, reason)
-        .withColumn(C.REASON, F.when(F.col(C.REASON).isNull() & is_later_copy, F.lit(R.DUPLICATE_ROW)).otherwise(F.col(C.REASON)))
+        .withColumn(C.REASON, reason.when(F.col("__cb_copy") > F.lit(1), F.lit(R.DUPLICATE_ROW)))
     )
 
 
-def accepted_transactions(validated_df: DataFrame, *, resolved: ResolvedColumns) -> DataFrame:
-    """The canonical transactions table (columns.TRANSACTIONS_SCHEMA) of the accepted rows."""
+def canonical_transaction_columns(resolved: ResolvedColumns) -> list[Column]:
+    """The columns of columns.TRANSACTIONS_SCHEMA, from a validated row."""
     src = resolved.sources
     status = F.col("__cb_status")
     is_returned = status == F.lit(C.STATUS_RETURNED)
@@ -256,19 +256,24 @@ def accepted_transactions(validated_df: DataFrame, *, resolved: ResolvedColumns)
         value = cleaned_text(src[name])
         return F.lower(value) if lower else value
 
-    return validated_df.filter(F.col(C.REASON).isNull()).select(
+    return [
         F.col("__cb_transaction_id").alias(C.TRANSACTION_ID),
         F.col("__cb_customer_id").alias(C.CUSTOMER_ID),
         F.col("__cb_event_ts").alias(C.EVENT_TS),
         text(C.CATEGORY).alias(C.CATEGORY),
-        quantity.cast("int").alias(C.QUANTITY),
+        F.when(F.abs(quantity) < F.lit(_MAX_QUANTITY), quantity).cast("int").alias(C.QUANTITY),
         F.col("__cb_unit_price").alias(C.UNIT_PRICE),
         F.col("__cb_discount").alias(C.DISCOUNT),
         amount.cast("double").alias(C.AMOUNT),
         text(C.PAYMENT_METHOD).alias(C.PAYMENT_METHOD),
         text(C.CHANNEL, lower=True).alias(C.CHANNEL),
         status.alias(C.STATUS),
-    )
+    ]
+
+
+def accepted_transactions(validated_df: DataFrame, *, resolved: ResolvedColumns) -> DataFrame:
+    """The canonical transactions table (columns.TRANSACTIONS_SCHEMA) of the accepted rows."""
+    return validated_df.filter(F.col(C.REASON).isNull()).select(*canonical_transaction_columns(resolved))
 
 
 def quarantined_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...]) -> DataFrame:
@@ -279,6 +284,58 @@ def quarantined_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...]
         F.col(SOURCE_FILE).alias(C.SOURCE_FILE),
         F.col(C.REASON),
     )
+
+
+IS_ACCEPTED = "__cb_is_accepted"
+
+
+def _staged_source(i: int) -> str:
+    return f"__cb_source_{i}"
+
+
+def staged_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...], canonical: list[Column]) -> DataFrame:
+    """Accepted and rejected rows in one table, written once and split afterwards.
+
+    Canonical columns for every row; the original values (as text) only for rejected rows,
+    so for accepted rows they are nulls that Parquet stores in next to no space.
+    """
+    is_rejected = F.col(C.REASON).isNotNull()
+    return validated_df.select(
+        *canonical,
+        *[F.when(is_rejected, F.col(c).cast("string")).alias(_staged_source(i)) for i, c in enumerate(source_columns)],
+        F.col(RAW_LINE).alias(C.RAW_LINE),
+        F.col(SOURCE_FILE).alias(C.SOURCE_FILE),
+        F.col(C.REASON),
+        (~is_rejected).alias(IS_ACCEPTED),
+    )
+
+
+def _is_accepted_partition() -> Column:
+    # partition values come back as text or boolean depending on type inference
+    return F.col(IS_ACCEPTED).cast("string") == F.lit("true")
+
+
+def accepted_from_staged(staged_df: DataFrame, *, schema: T.StructType) -> DataFrame:
+    return staged_df.filter(_is_accepted_partition()).select(*[F.col(f.name) for f in schema.fields])
+
+
+def quarantine_from_staged(staged_df: DataFrame, *, source_columns: tuple[str, ...]) -> DataFrame:
+    return staged_df.filter(~_is_accepted_partition()).select(
+        *[F.col(_staged_source(i)).alias(c) for i, c in enumerate(source_columns)],
+        F.col(C.RAW_LINE),
+        F.col(C.SOURCE_FILE),
+        F.col(C.REASON),
+    )
+
+
+def reason_metrics(reasons: tuple[str, ...]) -> list[Column]:
+    """Aggregates for DataFrame.observe: rows read, accepted, and per reason (no extra pass)."""
+    reason = F.col(C.REASON)
+    return [
+        F.count(F.lit(1)).alias("read"),
+        F.count(F.when(reason.isNull(), F.lit(1))).alias("accepted"),
+        *[F.count(F.when(reason == F.lit(r), F.lit(1))).alias(r) for r in reasons],
+    ]
 
 
 def reason_counts(validated_df: DataFrame) -> DataFrame:
@@ -348,8 +405,10 @@ def with_customer_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], 
     )
 
 
+def canonical_customer_columns() -> list[Column]:
+    """The columns of columns.CUSTOMERS_SCHEMA; unparseable attributes are null."""
+    return [F.col(f"__cb_{field.name}").cast(field.dataType).alias(field.name) for field in C.CUSTOMERS_SCHEMA.fields]
+
+
 def accepted_customers(validated_df: DataFrame) -> DataFrame:
-    """The canonical customers table (columns.CUSTOMERS_SCHEMA); unparseable attributes are null."""
-    return validated_df.filter(F.col(C.REASON).isNull()).select(
-        *[F.col(f"__cb_{field.name}").cast(field.dataType).alias(field.name) for field in C.CUSTOMERS_SCHEMA.fields]
-    )
+    return validated_df.filter(F.col(C.REASON).isNull()).select(*canonical_customer_columns())
