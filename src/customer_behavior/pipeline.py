@@ -90,7 +90,7 @@ def stage_ingest(ctx: RunContext) -> None:
     """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
 
     One pass over the input: every row is validated once and written once to a staged table
-    (partitioned accepted/rejected) while `observe` counts the reasons; the canonical table
+    (accepted and rejected rows together) while `observe` counts the reasons; the canonical table
     and the quarantine are then split off that Parquet table.
     """
     from pyspark.sql import Observation
@@ -119,11 +119,12 @@ def stage_ingest(ctx: RunContext) -> None:
             tables.append(("customers", plan.customers, V.canonical_customer_columns(), C.CUSTOMERS_SCHEMA, ingest.R.CUSTOMER_REASONS))
         for name, table, canonical, schema, reasons in tables:
             staged_path = ctx.path(f"_staged_{name}")
-            observation = Observation(f"ingest_{name}")
+            observation = Observation()  # unnamed: a fresh UUID, so repeated runs in one session never clash
             with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
                 observed_df = table.validated_df.observe(observation, *V.reason_metrics(reasons))
                 staged_df = V.staged_rows(observed_df, source_columns=table.raw.source_columns, canonical=canonical)
-                staged_df.write.mode("overwrite").partitionBy(V.IS_ACCEPTED).parquet(staged_path)
+                # not partitioned: a partitioned write sorts every task's rows first
+                staged_df.write.mode("overwrite").parquet(staged_path)
             metrics = observation.get
             acc = ingest.accounting({None: metrics["accepted"], **{r: metrics[r] for r in reasons}}, reasons)
             if acc["read"] == 0:

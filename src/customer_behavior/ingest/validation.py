@@ -217,7 +217,8 @@ def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...
     )
     # Identical rows get identical reasons above; of the otherwise-valid ones, keep one copy.
     # Numbered on the raw columns alone, so the shuffle carries no more than the input.
-    copies = W.partitionBy(*[F.col(c) for c in source_columns]).orderBy(F.col(SOURCE_FILE))
+    # A 64-bit hash leads the partition key: the sort then mostly compares one long, not ~10 strings.
+    copies = W.partitionBy(F.xxhash64(*[F.col(c) for c in source_columns]), *[F.col(c) for c in source_columns]).orderBy(F.col(SOURCE_FILE))
     row_hash = F.sha2(F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)])), 256)
     return (
         raw_df.withColumn("__cb_copy", F.row_number().over(copies))
@@ -311,8 +312,7 @@ def staged_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...], can
 
 
 def _is_accepted_partition() -> Column:
-    # partition values come back as text or boolean depending on type inference
-    return F.col(IS_ACCEPTED).cast("string") == F.lit("true")
+    return F.col(IS_ACCEPTED)
 
 
 def accepted_from_staged(staged_df: DataFrame, *, schema: T.StructType) -> DataFrame:
