@@ -328,16 +328,6 @@ def quarantine_from_staged(staged_df: DataFrame, *, source_columns: tuple[str, .
     )
 
 
-def reason_metrics(reasons: tuple[str, ...]) -> list[Column]:
-    """Aggregates for DataFrame.observe: rows read, accepted, and per reason (no extra pass)."""
-    reason = F.col(C.REASON)
-    return [
-        F.count(F.lit(1)).alias("read"),
-        F.count(F.when(reason.isNull(), F.lit(1))).alias("accepted"),
-        *[F.count(F.when(reason == F.lit(r), F.lit(1))).alias(r) for r in reasons],
-    ]
-
-
 def reason_counts(validated_df: DataFrame) -> DataFrame:
     """One row per reason (null = accepted) with its count: the row accounting, in one pass."""
     return validated_df.groupBy(F.col(C.REASON)).agg(F.count(F.lit(1)).alias("rows"))
