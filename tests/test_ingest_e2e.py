@@ -14,7 +14,6 @@ import os
 import random
 import subprocess
 import sys
-import tomllib
 import zoneinfo
 from pathlib import Path
 
