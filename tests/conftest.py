@@ -15,7 +15,7 @@ def spark() -> SparkSession:
     from customer_behavior.config import SparkSettings
     from customer_behavior.session import session_conf
 
-    settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, ui=False)
+    settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, ui=False, metrics=False)
     builder = SparkSession.builder.appName("customer-behavior-tests")
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)

@@ -111,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(generate, "output directory (default out/synthetic)")
     generate.set_defaults(handler=cmd_generate)
 
+    history = commands.add_parser("history", help="start the Spark History Server over a run's event log and print its address")
+    history.add_argument("run", metavar="RUN", help="a run directory (its spark-events/ holds the event log)")
+    history.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
+    history.add_argument("--port", type=_positive_int, help="port (default 18080, or a free one if that is taken)")
+    history.add_argument("--debug", action="store_true")
+    history.set_defaults(handler=cmd_history)
+    report = commands.add_parser("report", help="rebuild RUN/report (report.html, report.md, insights.json) from a run's tables, without recomputing")
+    report.add_argument("run_dir", metavar="RUN", help="a directory that 'customer-behavior run' wrote")
+    report.add_argument("--debug", action="store_true", help="show tracebacks")
+    report.set_defaults(handler=cmd_report)
+
     init_config = commands.add_parser("init-config", help="write a commented default configuration file")
     init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
     init_config.add_argument("--force", action="store_true", help="replace an existing file")
@@ -189,7 +200,7 @@ def _execute(args: argparse.Namespace, *, command: str, stages_name: str, defaul
         spark = get_session(cfg.spark, event_log_dir=event_log)
         if args.debug:
             spark.sparkContext.setLogLevel("WARN")
-        if spark.sparkContext.uiWebUrl:
+        if cfg.spark.ui and spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
         manifest = pipeline.execute(spark, cfg, staging, stages=getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
@@ -222,8 +233,40 @@ def _print_summary(manifest: dict, path: Path) -> None:
                 _say(f"{key:<{width}}{value:>14,}")
     for line in manifest.get("summary_lines", []):
         _say(line)
+    for line in _results_summary(manifest, path):
+        _say(line)
     _say("")
     _say(f"Output: {path}")
+
+
+def _results_summary(manifest: dict, path: Path) -> list[str]:
+    """KPIs, segment and persona sizes and where the report is, when the run produced them."""
+    results = manifest.get("results", {})
+    insights_cfg = manifest.get("config", {}).get("insights", {})
+    active_days, top_share = insights_cfg.get("active_days", 90), insights_cfg.get("top_share", 0.2)
+    lines: list[str] = []
+    kpis = results.get("kpis") or {}
+    if kpis:
+        lines += ["", "KPIs"]
+        for label, key, kind in (
+            ("revenue (net)", "revenue", "money"), ("customers", "customers", "int"), ("orders", "orders", "int"), ("average order value", "aov", "money2"),
+            ("repeat rate", "repeat_rate", "pct"), (f"active in last {active_days} days", "active_share", "pct"), (f"revenue from top {top_share:.0%}", "top_revenue_share", "pct"),
+            ("revenue of at-risk segments", "at_risk_revenue", "money"),
+        ):
+            value = kpis.get(key)
+            if value is None:
+                continue
+            text = {"money": f"{value:,.0f}", "money2": f"{value:,.2f}", "int": f"{int(value):,}", "pct": f"{100 * value:.1f}%"}[kind]
+            lines.append(f"  {label:<30}{text:>14}")
+    for key, title in (("segments_summary", "segments"), ("personas_summary", "personas")):
+        rows = results.get(key) or []
+        if rows:
+            lines += ["", f"{title:<32}{'customers':>12}{'% revenue':>11}"]
+            lines += [f"  {str(name)[:30]:<30}{count:>12,}{100 * (share or 0):>10.1f}%" for name, count, share in rows]
+    report = results.get("report") or {}
+    if report.get("html"):
+        lines += ["", f"Report: {path / report['html']}"]
+    return lines
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -235,6 +278,38 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     manifest, path = _execute(args, command="generate", stages_name="GENERATE_STAGES", default_output="out/synthetic")
     _print_summary(manifest, path)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Serve the run's event log until Ctrl-C (or SIGTERM), then stop the server."""
+    import signal
+
+    from customer_behavior.history import start_history_server
+
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    server = start_history_server(args.run, host=args.host, port=args.port)
+    try:
+        apps = server.wait_ready()
+        names = ", ".join(app.get("id", "?") for app in apps)
+        _say(f"Spark History Server: {server.url} (application {names}); press Ctrl-C to stop")
+        server.process.wait()
+        raise CustomerBehaviorError(f"the Spark History Server stopped unexpectedly (code {server.process.returncode}); see {server.log_file}")
+    except KeyboardInterrupt:
+        _say("Spark History Server stopped")
+        return 0
+    finally:
+        server.stop()
+def cmd_report(args: argparse.Namespace) -> int:
+    from customer_behavior.report import rebuild
+
+    paths = rebuild(args.run_dir)
+    _say(f"Report: {paths['html']}")
+    _say(f"        {paths['markdown']}")
+    _say(f"        {paths['insights']}")
     return 0
 
 

@@ -102,6 +102,8 @@ WEEKEND_SHARE = "weekend_share"
 RETURN_RATE = "return_rate"
 DISCOUNT_SHARE = "discount_share"
 AVG_BASKET_SIZE = "avg_basket_size"
+RETURNS = "returns"  # number of return rows in the window
+AS_OF_DATE = "as_of_date"  # exclusive end of the observation window the features describe
 # BTYD summary, named as lifetimes' summary_data_from_transaction_data names them
 BTYD_FREQUENCY = "frequency"
 BTYD_RECENCY = "recency"
@@ -115,6 +117,17 @@ M_SCORE = "m_score"
 RFM_CODE = "rfm_code"
 SEGMENT = "segment"
 
+# segment_summary
+CUSTOMERS = "customers"
+CUSTOMER_SHARE = "customer_share"
+REVENUE = "revenue"
+REVENUE_SHARE = "revenue_share"
+MEAN_R_SCORE = "mean_r_score"
+MEAN_F_SCORE = "mean_f_score"
+MEAN_M_SCORE = "mean_m_score"
+MEAN_RECENCY_DAYS = "mean_recency_days"
+MEAN_ORDER_VALUE_SEGMENT = "mean_order_value"  # segment revenue / segment orders
+
 # personas
 CLUSTER = "cluster"
 PERSONA_NAME = "persona_name"
@@ -125,6 +138,60 @@ EXPECTED_PURCHASES = "expected_purchases"
 EXPECTED_AVG_SPEND = "expected_avg_spend"
 CLV = "clv"
 CHURN_RISK = "churn_risk"
+DISCOUNTED_PURCHASES = "discounted_purchases"  # sum over the CLV horizon's months of expected purchases / (1+d)^m
+ALIVE_BAND = "alive_band"
+SEGMENT_GROUP = "segment_group"
+# churn_risk values, lowest risk first
+CHURN_RISK_BANDS = ("low", "medium", "high", "critical")
+# calibration/holdout evaluation
+FREQUENCY_HOLDOUT = "frequency_holdout"
+PREDICTED_HOLDOUT = "predicted_holdout_purchases"
+
+# patterns (tables/patterns/*; see patterns.py and docs/report.md)
+GROUP_TYPE = "group_type"  # all / segment / persona / age_band / channel
+GROUP = "group"
+DAY_OF_WEEK = "day_of_week"  # ISO: 1 = Monday ... 7 = Sunday
+DAY_NAME = "day_name"
+HOUR = "hour"
+DAY_TYPE = "day_type"  # weekday / weekend
+ORDER_VALUE = "order_value"
+ORDER_SHARE = "order_share"
+BASE_REVENUE_SHARE = "base_revenue_share"
+BASE_ORDER_SHARE = "base_order_share"
+REVENUE_LIFT = "revenue_lift"
+ORDER_LIFT = "order_lift"
+AGE_BAND = "age_band"
+MONTH = "month"
+ACTIVE_CUSTOMERS = "active_customers"
+NEW_CUSTOMERS = "new_customers"
+IS_PEAK = "is_peak"
+COHORT_MONTH = "cohort_month"
+MONTHS_SINCE = "months_since_first"
+COHORT_SIZE = "cohort_size"
+RETENTION = "retention"
+ANTECEDENT = "antecedent"
+CONSEQUENT = "consequent"
+SUPPORT = "support"
+CONFIDENCE = "confidence"
+LIFT = "lift"
+BASKETS = "baskets"
+ITEMS = "items"
+
+GROUP_ALL = "all"
+GROUP_ALL_LABEL = "All customers"
+
+# insights (tables/insights/*; see insights.py and docs/report.md)
+NET_REVENUE = "net_revenue"
+AVG_RECENCY_DAYS = "avg_recency_days"
+AVG_ORDERS = "avg_orders"
+REPEAT_RATE = "repeat_rate"
+ACTIVE_SHARE = "active_share"
+AT_RISK_CUSTOMERS = "at_risk_customers"
+AT_RISK_REVENUE = "at_risk_revenue"
+CLV_TOTAL = "clv_total"
+AVG_PROB_ALIVE = "avg_prob_alive"
+HIGH_CHURN_CUSTOMERS = "high_churn_customers"
+HIGH_CHURN_REVENUE = "high_churn_revenue"
 
 # quarantine (rejected input rows: the original columns as strings, then these)
 RAW_LINE = "raw_line"  # the whole input line when it could not be split into fields

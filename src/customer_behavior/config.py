@@ -37,6 +37,7 @@ class SparkSettings:
     driver_memory: str = knob("auto", 'Driver JVM heap, e.g. "4g". "auto" = half the machine\'s memory, between 1g and 8g. Ignored when a session already exists.')
     shuffle_partitions: int = knob(0, "spark.sql.shuffle.partitions. 0 = auto: 4 x the cores (adaptive execution coalesces small ones).")
     ui: bool = knob(False, "Start the Spark UI (bound to 127.0.0.1 in local mode) and print its address.")
+    metrics: bool = knob(True, "Record Spark's own metrics per stage in the manifest (input, output and shuffle bytes, spill, GC time), read from the driver UI's REST API: the UI then runs on a random port (on 127.0.0.1 in local mode) even without spark.ui.")
     event_log: bool = knob(True, "Write the Spark event log into <output>/spark-events for the History Server.")
     conf: dict = knob({}, "Extra Spark settings passed through as they are, e.g. {\"spark.executor.memory\" = \"2g\"}.")
 
@@ -124,10 +125,144 @@ class InputConfig:
 
 
 @dataclass(frozen=True)
+class FeaturesConfig:
+    as_of: str = knob("", 'End of the observation window (YYYY-MM-DD, exclusive: events on that day are not counted). "" = the day after the last event.')
+
+    def __post_init__(self) -> None:
+        if self.as_of.strip():
+            try:
+                dt.date.fromisoformat(self.as_of.strip())
+            except ValueError:
+                raise ConfigError(f"features.as_of: {self.as_of!r} is not a date (YYYY-MM-DD) or \"\"") from None
+
+    @property
+    def as_of_date(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.as_of.strip()) if self.as_of.strip() else None
+
+
+@dataclass(frozen=True)
+class SegmentsConfig:
+    bins: int = knob(5, "Number of R, F and M score levels (3 to 10). Scores are mapped onto the table's 5 levels when not 5.")
+    recency_cuts: list[float] = knob([], "Recency cut points in days (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
+    frequency_cuts: list[float] = knob([], "Order-count cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
+    monetary_cuts: list[float] = knob([], "Net-spend cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
+    quantile_relative_error: float = knob(0.001, "Relative error of the approximate quantiles (0 = exact, slower on big data).")
+    table_file: str = knob("", 'A TOML segment table mapping all 125 RFM codes to the 11 segments. "" = the built-in table.')
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.bins <= 10:
+            raise ConfigError(f"segments.bins: {self.bins} must be between 3 and 10")
+        for key in ("recency_cuts", "frequency_cuts", "monetary_cuts"):
+            cuts = list(getattr(self, key))
+            if not cuts:
+                continue
+            if len(cuts) != self.bins - 1:
+                raise ConfigError(f"segments.{key}: {len(cuts)} cut points given; {self.bins} bins need {self.bins - 1}")
+            if any(b <= a for a, b in zip(cuts, cuts[1:])) or any(c != c or c in (float("inf"), float("-inf")) for c in cuts):
+                raise ConfigError(f"segments.{key}: cut points must be finite and strictly increasing, got {cuts}")
+        if not 0 <= self.quantile_relative_error < 0.5:
+            raise ConfigError(f"segments.quantile_relative_error: {self.quantile_relative_error} must be >= 0 and < 0.5")
+        from customer_behavior.segment_table import load_segment_table
+
+        load_segment_table(self.table_file or None)
+
+
+@dataclass(frozen=True)
+class ClvConfig:
+    model: str = knob("bgnbd", 'Purchase/dropout model: "bgnbd" (BG/NBD, as lifetimes\' BetaGeoFitter) or "mbgnbd" (MBG/NBD: one-time buyers can drop out too, so their P(alive) falls with age).')
+    horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
+    monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
+    penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")
+    max_summary_rows: int = knob(200_000, "Most grouped summary rows a fit brings to the driver; beyond it the fit uses a seeded hash sample of customers.")
+    sample_seed: int = knob(42, "Seed of that sample (hash of seed and customer_id: the same on any cluster).")
+    exclude_nonpositive_monetary: bool = knob(True, "Fit Gamma-Gamma without repeat customers whose monetary_value <= 0 (counted in the manifest); false = fail the spend model instead.")
+    prob_alive_low: float = knob(0.3, "P(alive) below this is band likely_gone (churn risk table, see README).")
+    prob_alive_high: float = knob(0.7, "P(alive) at or above this is band likely_alive.")
+    max_series_terms: int = knob(2000, "Most terms of the hypergeometric series per (frequency, T); more than enough unless alpha is tiny (the manifest says if it truncates).")
+    max_iterations: int = knob(2000, "Most BFGS iterations per fit before it is reported as not converged.")
+    evaluate: bool = knob(True, "Calibration/holdout evaluation: refit on the transactions before the calibration end, predict the holdout period.")
+    holdout_days: int = knob(180, "Length of the holdout period, ending at the as-of date (used when calibration_end is empty).")
+    calibration_end: str = knob("", "First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
+
+    def __post_init__(self) -> None:
+        if self.model not in ("bgnbd", "mbgnbd"):
+            raise ConfigError(f"clv.model: {self.model!r} is not a model; use \"bgnbd\" or \"mbgnbd\"")
+        if not 1 <= self.horizon_months <= 600:
+            raise ConfigError(f"clv.horizon_months: {self.horizon_months} must be between 1 and 600")
+        if not 0.0 <= self.monthly_discount_rate < 1.0:
+            raise ConfigError(f"clv.monthly_discount_rate: {self.monthly_discount_rate} must be >= 0 and < 1 (0.01 = 1% a month)")
+        if not 0.0 <= self.penalizer <= 100.0:
+            raise ConfigError(f"clv.penalizer: {self.penalizer} must be between 0 and 100")
+        if not 100 <= self.max_summary_rows <= 50_000_000:
+            raise ConfigError(f"clv.max_summary_rows: {self.max_summary_rows} must be between 100 and 50,000,000")
+        if not 0 <= self.sample_seed < 2**31:
+            raise ConfigError(f"clv.sample_seed: {self.sample_seed} must be between 0 and 2147483647")
+        if not 0.0 < self.prob_alive_low < self.prob_alive_high < 1.0:
+            raise ConfigError(f"clv.prob_alive_low/prob_alive_high: need 0 < low < high < 1, got {self.prob_alive_low} and {self.prob_alive_high}")
+        if not 10 <= self.max_series_terms <= 100_000:
+            raise ConfigError(f"clv.max_series_terms: {self.max_series_terms} must be between 10 and 100000")
+        if not 10 <= self.max_iterations <= 100_000:
+            raise ConfigError(f"clv.max_iterations: {self.max_iterations} must be between 10 and 100000")
+        if self.holdout_days < 1:
+            raise ConfigError(f"clv.holdout_days: {self.holdout_days} must be at least 1")
+        if self.calibration_end.strip():
+            try:
+                dt.date.fromisoformat(self.calibration_end.strip())
+            except ValueError:
+                raise ConfigError(f"clv.calibration_end: {self.calibration_end!r} is not a date (YYYY-MM-DD) or empty") from None
+
+    @property
+    def calibration_end_date(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.calibration_end.strip()) if self.calibration_end.strip() else None
+
+
+@dataclass(frozen=True)
+class PatternsConfig:
+    basket: str = knob("month", 'What one FPGrowth basket is: the categories a customer bought in one calendar "month" (default), on one "day", or over their whole history ("customer"). An order holds one category, so order baskets would be singletons; day baskets are nearly so.')
+    min_support: float = knob(0.02, "FPGrowth minimum support of an itemset (share of baskets).")
+    min_confidence: float = knob(0.3, "FPGrowth minimum confidence of a rule.")
+    max_rules: int = knob(50, "Keep at most this many rules (highest lift first).")
+    age_bands: list = knob([25, 35, 45, 55, 65], "Upper bounds (exclusive) of the age bands for the payment mix: [25, 35] -> <25, 25-34, 35+.")
+
+    def __post_init__(self) -> None:
+        if self.basket not in ("customer", "month", "day"):
+            raise ConfigError(f"patterns.basket: {self.basket!r} must be one of customer, month, day")
+        if not 0 < self.min_support <= 1:
+            raise ConfigError(f"patterns.min_support: {self.min_support} must be > 0 and <= 1")
+        if not 0 < self.min_confidence <= 1:
+            raise ConfigError(f"patterns.min_confidence: {self.min_confidence} must be > 0 and <= 1")
+        if self.max_rules < 1:
+            raise ConfigError(f"patterns.max_rules: {self.max_rules} must be at least 1")
+        if not self.age_bands or any(not isinstance(a, int) or isinstance(a, bool) for a in self.age_bands) or list(self.age_bands) != sorted(set(self.age_bands)):
+            raise ConfigError(f"patterns.age_bands: {self.age_bands!r} must be a non-empty increasing list of whole numbers")
+
+
+@dataclass(frozen=True)
+class InsightsConfig:
+    active_days: int = knob(90, "A customer is active when they bought within this many days of the as-of date.")
+    top_share: float = knob(0.2, "The top share of customers (by net spend) whose share of revenue is reported (0.2 = top 20%).")
+    at_risk_segments: list = knob(["At Risk", "Can't Lose Them", "About to Sleep", "Need Attention"], "RFM segments whose revenue counts as at risk and that get win-back recommendations.")
+    max_recommendations: int = knob(10, "Show at most this many recommendations (largest value at stake first).")
+
+    def __post_init__(self) -> None:
+        if self.active_days < 1:
+            raise ConfigError(f"insights.active_days: {self.active_days} must be at least 1")
+        if not 0 < self.top_share < 1:
+            raise ConfigError(f"insights.top_share: {self.top_share} must be between 0 and 1")
+        if self.max_recommendations < 1:
+            raise ConfigError(f"insights.max_recommendations: {self.max_recommendations} must be at least 1")
+
+
+@dataclass(frozen=True)
 class Config:
     spark: SparkSettings = field(default_factory=SparkSettings)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
+    clv: ClvConfig = field(default_factory=ClvConfig)
+    patterns: PatternsConfig = field(default_factory=PatternsConfig)
+    insights: InsightsConfig = field(default_factory=InsightsConfig)
     input: InputConfig = field(default_factory=InputConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +273,11 @@ SECTION_HELP = {
     "spark": "Spark session. Under spark-submit or in a notebook the existing session is used as it is.",
     "generate": "Synthetic data generator (used when no --input is given).",
     "output": "Where a run writes its results. Runs are atomic: written to a staging directory, then moved into place.",
+    "features": "Per-customer features (RFM, behaviour, BTYD summary); see docs/definitions.md.",
+    "segments": "R/F/M scores from quantile bins and the 11 named RFM segments; see docs/definitions.md.",
+    "clv": "Customer lifetime value and churn: BG/NBD and Gamma-Gamma fitted by maximum likelihood, scored per customer in Spark.",
+    "patterns": "Behavioural patterns: time of day, categories, payment, cohorts, category affinities (FPGrowth).",
+    "insights": "KPIs and the rules that turn them into recommendations.",
     "input": "Your own transaction log (run --input PATH): reading, mapping and validation. Rejected rows go to quarantine/ with a reason.",
 }
 

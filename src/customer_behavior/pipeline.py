@@ -17,13 +17,17 @@ from typing import Any
 
 import pyspark
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from customer_behavior import TOOL_NAME, __version__
 from customer_behavior import columns as C
+from customer_behavior import features, segments
+from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insights, model as clv_model
 from customer_behavior.config import Config
-from customer_behavior.errors import InputError
+from customer_behavior.errors import InputError, ModelError, OutputError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
+from customer_behavior.segment_table import SegmentTable, load_segment_table
 from customer_behavior.session import java_major_version
 from customer_behavior.tracking import StageTracker
 
@@ -146,8 +150,256 @@ def stage_source(ctx: RunContext) -> None:
     (stage_ingest if ctx.cfg.input.path else stage_generate)(ctx)
 
 
+# --------------------------------------------------------------------------- features and segments (issue 3)
+
+
+def stage_features(ctx: RunContext) -> None:
+    with ctx.tracker.stage("features", "Per-customer RFM, behaviour and BTYD features (one aggregation)"):
+        transactions_df = ctx.tables["transactions"]
+        bounds = transactions_df.transform(features.event_day_bounds).first()
+        as_of = features.resolve_as_of(ctx.cfg.features.as_of_date, bounds["first_day"], bounds["last_day"])
+        # Cached so that counting the customers without an order and writing the others
+        # share the one aggregation over the transactions.
+        all_df = features.all_customer_features(transactions_df, as_of=as_of).cache()
+        try:
+            has_orders = (F.col(C.ORDERS) > 0).alias("has_orders")
+            count_rows = all_df.groupBy(has_orders).agg(F.count(F.lit(1)).alias("n")).collect()
+            counts = {bool(row["has_orders"]): row["n"] for row in count_rows}
+            target = ctx.path(TABLES_DIR, "customer_features")
+            write_parquet(all_df.transform(features.filter_customers_with_orders), target)
+        finally:
+            all_df.unpersist()
+        ctx.tables["customer_features"] = ctx.spark.read.parquet(target)
+        ctx.rows["customers_with_features"] = counts.get(True, 0)
+        ctx.rows["customers_without_orders"] = counts.get(False, 0)
+        ctx.results["features"] = {
+            "as_of": as_of.isoformat(),
+            "first_event_day": bounds["first_day"].isoformat(),
+            "last_event_day": bounds["last_day"].isoformat(),
+            "customers": counts.get(True, 0),
+            "customers_without_orders": counts.get(False, 0),
+        }
+
+
+def _move_segment_exports(staging: Path, target: Path, table: SegmentTable, header: list[str]) -> dict[str, str]:
+    """<staging>/segment_slug=<slug>/part-*.csv -> <target>/<slug>.csv (a header-only file for empty segments)."""
+    target.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for seg in table.segments:
+        parts = sorted((staging / f"{segments.SLUG}={seg.slug}").glob("part-*.csv"))
+        destination = target / f"{seg.slug}.csv"
+        if len(parts) > 1:  # pragma: no cover - repartition by slug puts a segment in one task
+            raise OutputError(f"exports/segments: segment {seg.name!r} was written as {len(parts)} files")
+        if parts:
+            shutil.move(str(parts[0]), destination)
+        else:
+            destination.write_text(",".join(header) + "\n", encoding="utf-8")
+        files[seg.name] = f"exports/segments/{destination.name}"
+    shutil.rmtree(staging)
+    return files
+
+
+def _truth_df(ctx: RunContext) -> DataFrame | None:
+    if "truth" in ctx.tables:
+        return ctx.tables["truth"]
+    truth_path = Path(ctx.path(DATA_DIR, "truth"))
+    return ctx.spark.read.parquet(str(truth_path)) if truth_path.exists() else None
+
+
+def stage_segments(ctx: RunContext) -> None:
+    cfg = ctx.cfg.segments
+    with ctx.tracker.stage("segments", f"R/F/M scores ({cfg.bins} bins) and the 11 named RFM segments"):
+        table = load_segment_table(cfg.table_file or None)
+        features_df = ctx.tables["customer_features"]
+        cuts = segments.fit_cut_points(features_df, cfg)
+        segmented_df = segments.assign_segments(features_df, cuts=cuts, table=table, bins=cfg.bins)
+        write_parquet(segmented_df.transform(segments.select_rfm_segments), ctx.path(TABLES_DIR, "rfm_segments"))
+        rfm_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "rfm_segments"))
+        ctx.tables["rfm_segments"] = rfm_df
+
+        summary_df = segments.segment_summary(rfm_df, table=table)
+        write_parquet(summary_df.coalesce(1), ctx.path(TABLES_DIR, "segment_summary"))
+        summary = [row.asDict() for row in ctx.spark.read.parquet(ctx.path(TABLES_DIR, "segment_summary")).collect()]
+
+        export_df = segmented_df.transform(segments.export_rows)
+        staging = Path(ctx.path("exports", "_segments_staging"))
+        (
+            export_df.repartition(F.col(segments.SLUG))
+            .sortWithinPartitions(segments.SLUG, C.CUSTOMER_ID)
+            .write.mode("overwrite")
+            .partitionBy(segments.SLUG)
+            .option("header", True)
+            .csv(str(staging))
+        )
+        files = _move_segment_exports(staging, Path(ctx.path("exports", "segments")), table, list(segments.EXPORT_COLUMNS))
+
+        results: dict[str, Any] = {
+            "bins": cfg.bins,
+            "cut_points": cuts.to_dict(),
+            "table": table.source,
+            "summary": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in summary],
+            "exports": files,
+        }
+        truth_df = _truth_df(ctx)
+        if truth_df is not None:
+            count_rows = [r.asDict() for r in segments.persona_segment_counts(rfm_df, truth_df).collect()]
+            results["planted_truth"] = segments.summarise_planted_truth(count_rows, table.names())
+            for line in segments.format_confusion(results["planted_truth"]):
+                ctx.tracker.progress(line)
+        ctx.results["segments"] = results
+
+
+def _as_of_date(ctx: RunContext) -> dt.date:
+    """The run's as-of date: what the features stage used, else the day after the last event."""
+    recorded = ctx.results.get("features", {}).get("as_of") if isinstance(ctx.results.get("features"), dict) else None
+    if recorded:
+        return dt.date.fromisoformat(str(recorded)[:10])
+    last_day = ctx.tables["transactions"].agg(F.max(F.to_date(F.col(C.EVENT_TS)))).first()[0]
+    return last_day + dt.timedelta(days=1)
+
+
+def _rows(df: DataFrame) -> list[dict[str, Any]]:
+    return [row.asDict() for row in df.collect()]
+
+
+def stage_clv(ctx: RunContext) -> None:
+    """BG/NBD + Gamma-Gamma: fit on a bounded summary, score every customer, evaluate on a holdout."""
+    cfg = ctx.cfg.clv
+    model_name = "MBG/NBD" if cfg.model == "mbgnbd" else "BG/NBD"
+    with ctx.tracker.stage("clv", f"CLV and churn risk ({model_name} + Gamma-Gamma)") as record:
+        features_df = ctx.tables.get("customer_features")
+        if features_df is None:
+            reason = "no customer_features table (the features stage did not run)"
+            record.status = "skipped"
+            record.notes.append(reason)
+            ctx.results["clv"] = {"status": "skipped", "reason": reason}
+            return
+        segments_df = ctx.tables.get("rfm_segments")
+        if segments_df is None:
+            record.notes.append("no rfm_segments table: churn risk uses P(alive) alone (segment group 'unknown')")
+        try:
+            models = clv_model.fit_models(features_df, cfg)
+        except ModelError as exc:  # a summary without the BTYD columns: record it, let the run go on
+            record.status = "failed"
+            record.notes.append(str(exc))
+            ctx.results["clv"] = {"status": "failed", "reason": str(exc)}
+            return
+        results: dict[str, Any] = {"status": "ok" if not models.errors else "partial", **models.to_dict()}
+        record.notes.extend(models.errors.values())
+        if models.errors:
+            record.status = "partial"
+        if models.bgnbd is None:
+            results["table"] = None
+            record.notes.append("tables/clv not written: it needs BG/NBD")
+        else:
+            write_parquet(clv_model.score_customers(features_df, models, cfg, segments_df), ctx.path(TABLES_DIR, "clv"))
+            clv_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "clv"))
+            ctx.tables["clv"] = clv_df
+            results["table"] = "tables/clv"
+            results["totals"] = clv_insights.totals(clv_df).first().asDict()
+            results["churn_risk"] = _rows(clv_insights.churn_risk_summary(clv_df))
+            results["by_segment"] = _rows(clv_insights.segment_value_summary(clv_df))
+            results["top_customers"] = _rows(clv_insights.top_customers(clv_df))
+            results["horizon_months"] = cfg.horizon_months
+            results["monthly_discount_rate"] = cfg.monthly_discount_rate
+        if cfg.evaluate and "transactions" in ctx.tables:
+            try:
+                results["holdout"] = {"status": "ok", **clv_evaluate.evaluate_holdout(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx))}
+            except ModelError as exc:
+                results["holdout"] = {"status": "failed", "reason": str(exc)}
+                record.notes.append(f"holdout evaluation: {exc}")
+        ctx.results["clv"] = results
+
+
 Stage = Callable[[RunContext], None]
-RUN_STAGES: list[Stage] = [stage_source]
+# --------------------------------------------------------------------------- patterns, insights, report (issue 5)
+
+
+def _table(ctx: RunContext, name: str) -> DataFrame | None:
+    """A table an earlier stage produced: from ctx.tables, else from tables/<name> when written."""
+    if name in ctx.tables:
+        return ctx.tables[name]
+    path = Path(ctx.path(TABLES_DIR, name))
+    if path.is_dir():
+        return ctx.spark.read.parquet(str(path))
+    return None
+
+
+def stage_patterns(ctx: RunContext) -> None:
+    from customer_behavior import patterns
+
+    cfg = ctx.cfg.patterns
+    with ctx.tracker.stage("patterns", "Time, category, payment, cohort and category-affinity patterns"):
+        groupings = patterns.Groupings(
+            segments_df=_table(ctx, "rfm_segments"), personas_df=_table(ctx, "personas"), customers_df=ctx.tables.get("customers")
+        )
+        # Every pattern table reads the same labelled orders: one scan and one set of joins, cached.
+        orders_df = patterns.labelled_orders(ctx.tables["transactions"], groupings, cfg).cache()
+        baskets_df = None
+        try:
+            for name, df in patterns.pattern_tables(orders_df, groupings, cfg).items():
+                write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
+            baskets_df = patterns.baskets(orders_df, cfg.basket).cache()
+            affinities_df = patterns.category_affinities(baskets_df, cfg)
+            write_parquet(affinities_df.coalesce(1), ctx.path(TABLES_DIR, "patterns", "affinities"))
+            basket_count = baskets_df.count()
+        finally:
+            orders_df.unpersist()
+            if baskets_df is not None:
+                baskets_df.unpersist()
+        rules = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "patterns", "affinities")).count()
+        ctx.results["patterns"] = {"tables": list(patterns.PATTERN_TABLES), "basket": cfg.basket, "baskets": basket_count, "affinity_rules": rules}
+
+
+def stage_insights(ctx: RunContext) -> None:
+    from customer_behavior import insights
+
+    cfg = ctx.cfg.insights
+    with ctx.tracker.stage("insights", "KPIs and per-segment and per-persona summaries"):
+        features_df = _table(ctx, "customer_features")
+        segments_df = _table(ctx, "rfm_segments")
+        if features_df is None or segments_df is None:
+            raise InputError("insights: tables customer_features and rfm_segments are needed; run the features and segments stages first")
+        personas_df = _table(ctx, "personas")
+        view_df = insights.customer_view(features_df, segments_df=segments_df, personas_df=personas_df, clv_df=_table(ctx, "clv"), cfg=cfg).cache()
+        try:
+            outputs = {
+                "kpis": insights.kpi_table(view_df, cfg),
+                "segments": insights.group_summary(view_df, C.SEGMENT),
+                "rf_grid": insights.rf_grid(segments_df),
+            }
+            if personas_df is not None:
+                outputs["personas"] = insights.group_summary(view_df, C.PERSONA_NAME)
+            for name, df in outputs.items():
+                write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "insights", name))
+        finally:
+            view_df.unpersist()
+        kpis = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "insights", "kpis")).first().asDict()
+        ctx.results["kpis"] = kpis
+        for name in ("segments", "personas"):
+            if name in outputs:
+                sizes = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "insights", name)).select(C.GROUP, C.CUSTOMERS, C.REVENUE_SHARE).collect()
+                ctx.results[f"{name}_summary"] = sorted(([r[0], r[1], r[2]] for r in sizes), key=lambda row: -row[1])
+
+
+def stage_report(ctx: RunContext) -> None:
+    from customer_behavior import report
+
+    with ctx.tracker.stage("report", "Render report.html, report.md and insights.json"):
+        as_of = ctx.results.get("features", {}).get("as_of") or ctx.results.get("as_of")
+        clv_results = ctx.results.get("clv")
+        meta = {
+            "seed": ctx.cfg.generate.seed,
+            "as_of": str(as_of) if as_of else None,
+            "clv_holdout": clv_results.get("holdout") if isinstance(clv_results, dict) else None,
+        }
+        data = report.load_tables(ctx.root, meta=meta)
+        paths = report.write_report(data, ctx.path(report.REPORT_DIR), ctx.cfg.insights)
+        ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}
+
+
+Stage = Callable[[RunContext], None]
+RUN_STAGES: list[Stage] = [stage_source, stage_features, stage_segments, stage_clv, stage_patterns, stage_insights, stage_report]
 
 
 # --------------------------------------------------------------------------- runs

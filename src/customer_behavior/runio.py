@@ -51,9 +51,23 @@ class RunDirectory:
             raise OutputError(f"output {raw!r}: only local or mounted paths are supported for run directories (use a shared mount on a cluster)")
         self.path = Path(raw.removeprefix("file://")).expanduser().resolve()
         self.overwrite = overwrite
+        self._recover_interrupted_commit()
         self._check_destination()
         self.staging = self.path.parent / f".{self.path.name}.staging-{uuid.uuid4().hex[:12]}"
         self._committed = False
+
+    def _recover_interrupted_commit(self) -> None:
+        """Undo a commit() killed between its two renames: the previous run goes back in place."""
+        try:
+            leftovers = sorted(self.path.parent.glob(f".{self.path.name}.previous-*"))
+        except OSError:
+            return
+        for previous in leftovers:
+            if not self.path.exists() and is_run_directory(previous):
+                log.warning("restoring %s: a run was killed while replacing it", self.path)
+                os.rename(previous, self.path)
+            else:
+                shutil.rmtree(previous, ignore_errors=True)
 
     def _check_destination(self) -> None:
         target = self.path

@@ -82,20 +82,24 @@ def session_conf(settings: SparkSettings, *, event_log_dir: str | None = None) -
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions or 4 * cores),
         "spark.sql.adaptive.enabled": "true",
-        "spark.ui.enabled": "true" if settings.ui else "false",
+        # The metrics in the manifest come from the UI's REST API, so the UI runs for them too.
+        "spark.ui.enabled": "true" if settings.ui or settings.metrics else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "true",
         # Task retries for cluster masters (local[N,F] carries its own).
         "spark.task.maxFailures": str(TASK_RETRIES),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
+    if settings.metrics and not settings.ui:
+        conf["spark.ui.port"] = "0"  # any free port: nobody is told about it, the tracker reads it
     if settings.driver_memory:
         conf["spark.driver.memory"] = auto_driver_memory() if settings.driver_memory == "auto" else settings.driver_memory
     log4j = Path(__file__).with_name("log4j2.properties")
     if log4j.exists():
         conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
     if is_local:
-        # Keep the UI and the driver on loopback: a laptop run exposes nothing to the network.
+        # Keep the driver's RPC and block manager on loopback: a laptop run exposes nothing to
+        # the network. The UI binds to SPARK_LOCAL_IP, which get_session sets (see there).
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.driver.host"] = "127.0.0.1"
     if event_log_dir:
@@ -115,6 +119,8 @@ def get_session(settings: SparkSettings, *, app_name: str = "customer-behavior",
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         check_java()
     if not settings.master or settings.master.startswith("local"):
+        # The Spark UI binds to SPARK_LOCAL_IP (all interfaces when it is unset) and the JVM
+        # we are about to start inherits our environment. Set it yourself to expose a local UI.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.appName(app_name)
     for key, value in session_conf(settings, event_log_dir=event_log_dir).items():

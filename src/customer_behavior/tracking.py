@@ -1,16 +1,48 @@
-"""Per-stage wall time and Spark's own job/task counts, with job descriptions in the UI."""
+"""Per-stage wall time and Spark's own metrics, with job descriptions in the UI.
+
+Each pipeline stage runs under a Spark job group `customer-behavior:<stage>` whose
+description is "<stage>: <what it does>", so the Spark UI's Jobs tab (live, or replayed
+by the History Server) reads like the pipeline. When a stage ends, its jobs' metrics
+come from the driver UI's REST API (`/api/v1/applications/<id>/jobs` and `/stages`): the
+same numbers the UI shows, with no extra jars. Without a UI (spark.ui.enabled=false)
+only the job, stage and task counts of the status tracker are recorded.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
+
+JOB_GROUP_PREFIX = "customer-behavior:"
+REST_TIMEOUT_SECONDS = 10
+LISTENER_WAIT_MS = 10_000
+
+# manifest key -> field of the REST API's StageData (summed over every attempt of every stage)
+STAGE_DATA_FIELDS = {
+    "input_bytes": "inputBytes",
+    "input_records": "inputRecords",
+    "output_bytes": "outputBytes",
+    "output_records": "outputRecords",
+    "shuffle_read_bytes": "shuffleReadBytes",
+    "shuffle_read_records": "shuffleReadRecords",
+    "shuffle_write_bytes": "shuffleWriteBytes",
+    "shuffle_write_records": "shuffleWriteRecords",
+    "memory_spilled_bytes": "memoryBytesSpilled",
+    "disk_spilled_bytes": "diskBytesSpilled",
+    "executor_run_ms": "executorRunTime",
+    "gc_ms": "jvmGcTime",
+}
+NANOS_PER_MILLI = 1_000_000
 
 
 @dataclass
@@ -19,15 +51,19 @@ class StageRecord:
     description: str
     seconds: float = 0.0
     status: str = "running"
-    spark: dict[str, int] = field(default_factory=dict)
+    spark: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def job_group(stage_name: str) -> str:
+    return f"{JOB_GROUP_PREFIX}{stage_name}"
+
+
 class StageTracker:
-    """Wraps each stage: sets the Spark job group/description, times it, counts its jobs."""
+    """Wraps each stage: sets the Spark job group/description, times it, records its metrics."""
 
     def __init__(self, spark: SparkSession, progress: Callable[[str], None] | None = None) -> None:
         self.spark = spark
@@ -37,9 +73,12 @@ class StageTracker:
     @contextlib.contextmanager
     def stage(self, name: str, description: str) -> Iterator[StageRecord]:
         sc = self.spark.sparkContext
-        group = f"customer-behavior:{name}"
+        group = job_group(name)
         record = StageRecord(name=name, description=description)
         self.records.append(record)
+        # Every job started from this thread (actions, Parquet writes, broadcasts that
+        # SQL runs on its own threads) carries the group; the description is what the
+        # Jobs tab shows instead of a call site.
         sc.setJobGroup(group, f"{name}: {description}")
         self.progress(f"{name:<10} {description} ...")
         started = time.perf_counter()
@@ -51,7 +90,9 @@ class StageTracker:
             raise
         finally:
             record.seconds = round(time.perf_counter() - started, 3)
-            record.spark = _job_metrics(self.spark, group)
+            record.spark, note = stage_metrics(self.spark, group)
+            if note:
+                record.notes.append(note)
             sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
             sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
             self.progress(f"{name:<10} {record.status} in {record.seconds:.1f} s ({record.spark.get('jobs', 0)} Spark jobs)")
@@ -60,7 +101,90 @@ class StageTracker:
         return [r.to_dict() for r in self.records]
 
 
-def _job_metrics(spark: SparkSession, group: str) -> dict[str, int]:
+# --------------------------------------------------------------------------- metrics
+
+
+def stage_metrics(spark: SparkSession, group: str) -> tuple[dict[str, Any], str | None]:
+    """Metrics of the jobs in `group`: from the REST API when the UI runs, else counts only."""
+    sc = spark.sparkContext
+    _wait_for_listeners(spark)
+    url = sc.uiWebUrl
+    if url:
+        try:
+            jobs = _get_json(f"{url}/api/v1/applications/{sc.applicationId}/jobs")
+            stages = _get_json(f"{url}/api/v1/applications/{sc.applicationId}/stages")
+            return aggregate_metrics(jobs, stages, group), None
+        except (OSError, ValueError) as exc:  # the metrics are a report, never a reason to fail a run
+            log.warning("Spark REST API at %s not readable: %s", url, exc)
+            return _status_tracker_counts(spark, group), f"Spark metrics: REST API not readable ({exc}); counts only"
+    return _status_tracker_counts(spark, group), "Spark metrics: the Spark UI is off (spark.ui.enabled=false); counts only"
+
+
+def aggregate_metrics(jobs: Iterable[dict], stages: Iterable[dict], group: str) -> dict[str, Any]:
+    """Sum the REST API's stage data over the stages that ran for the jobs of `group`.
+
+    A stage belongs to the first job that lists it: a later job that reuses its shuffle
+    output lists it too (as skipped), and must not count it again. Every attempt of a
+    stage counts (a retry after a lost executor does real work).
+    """
+    jobs = sorted(jobs, key=lambda job: job["jobId"])
+    owner: dict[int, str | None] = {}
+    for job in jobs:
+        for stage_id in job.get("stageIds", []):
+            owner.setdefault(stage_id, job.get("jobGroup"))
+    group_jobs = [job for job in jobs if job.get("jobGroup") == group]
+    totals: dict[str, Any] = {
+        "source": "rest",
+        "jobs": len(group_jobs),
+        "failed_jobs": sum(1 for job in group_jobs if job.get("status") == "FAILED"),
+        "stages": 0,
+        "stage_attempts": 0,
+        "skipped_stages": 0,
+        "tasks": 0,
+        "failed_tasks": 0,
+        "killed_tasks": 0,
+    }
+    totals.update({key: 0 for key in STAGE_DATA_FIELDS})
+    totals["executor_cpu_ms"] = 0
+    stage_ids: set[int] = set()
+    for stage in stages:
+        if owner.get(stage["stageId"], object()) != group:
+            continue
+        if stage.get("status") == "SKIPPED":
+            totals["skipped_stages"] += 1
+            continue
+        stage_ids.add(stage["stageId"])
+        totals["stage_attempts"] += 1
+        totals["tasks"] += stage.get("numCompleteTasks", 0)
+        totals["failed_tasks"] += stage.get("numFailedTasks", 0)
+        totals["killed_tasks"] += stage.get("numKilledTasks", 0)
+        for key, rest_field in STAGE_DATA_FIELDS.items():
+            totals[key] += int(stage.get(rest_field, 0))
+        totals["executor_cpu_ms"] += int(stage.get("executorCpuTime", 0)) // NANOS_PER_MILLI
+    totals["stages"] = len(stage_ids)
+    return totals
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=REST_TIMEOUT_SECONDS) as response:  # noqa: S310 - the driver's own UI
+        return json.load(response)
+
+
+def _wait_for_listeners(spark: SparkSession) -> None:
+    """Let Spark's listener bus catch up, so the status store has the jobs just finished.
+
+    `LiveListenerBus.waitUntilEmpty` is internal to Spark (reached through Py4J); where it
+    is not reachable (Spark Connect, a future rename) the metrics may miss the last job's
+    final numbers, which is logged, not fatal.
+    """
+    try:
+        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(LISTENER_WAIT_MS)  # type: ignore[union-attr]
+    except Exception as exc:  # noqa: BLE001 - best effort
+        log.info("could not wait for Spark's listener bus: %s", exc)
+        time.sleep(0.5)
+
+
+def _status_tracker_counts(spark: SparkSession, group: str) -> dict[str, Any]:
     tracker = spark.sparkContext.statusTracker()
     jobs = tasks = failed = stages = 0
     for job_id in tracker.getJobIdsForGroup(group):
@@ -75,4 +199,7 @@ def _job_metrics(spark: SparkSession, group: str) -> dict[str, int]:
             stages += 1
             tasks += stage.numCompletedTasks
             failed += stage.numFailedTasks
-    return {"jobs": jobs, "stages": stages, "tasks": tasks, "failed_tasks": failed}
+    return {"source": "status_tracker", "jobs": jobs, "stages": stages, "tasks": tasks, "failed_tasks": failed}
+
+
+__all__ = ["StageRecord", "StageTracker", "aggregate_metrics", "job_group", "stage_metrics"]

@@ -1,0 +1,80 @@
+"""The Python API for notebooks and jobs: run the pipeline or rebuild a report in a few calls.
+
+    from customer_behavior import api
+    result = api.run(spark, customers=20_000, output="out/nb-run", overwrite=True)
+    result.report_html            # path of report.html
+    result.kpis                   # dict of the headline figures
+    api.report("out/nb-run")      # re-render the report from the run's tables (no Spark needed)
+
+An existing SparkSession is used as it is (nothing about it is changed or stopped).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from customer_behavior.config import Config, load_config, with_overrides
+from customer_behavior.pipeline import run_pipeline
+
+
+@dataclass
+class Analysis:
+    """A finished run: where it is, its manifest and the headline results."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def kpis(self) -> dict[str, Any]:
+        return self.manifest.get("results", {}).get("kpis", {})
+
+    @property
+    def report_html(self) -> Path:
+        return self.path / "report" / "report.html"
+
+    @property
+    def insights_json(self) -> Path:
+        return self.path / "report" / "insights.json"
+
+    def table(self, spark: SparkSession, name: str):
+        """A table of the run as a DataFrame, e.g. "rfm_segments" or "patterns/categories"."""
+        return spark.read.parquet(str(self.path / "tables" / name))
+
+
+def config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """A validated Config: defaults, then the TOML file, then {"section.key": value} overrides."""
+    return load_config(path, overrides or {})
+
+
+def run(
+    spark: SparkSession,
+    cfg: Config | None = None,
+    *,
+    customers: int | None = None,
+    seed: int | None = None,
+    output: str | None = None,
+    overwrite: bool | None = None,
+    progress: bool = True,
+) -> Analysis:
+    """Generate (or read) the data and run every stage on the given session; returns the Analysis."""
+    cfg = cfg or Config()
+    extra = {"generate.customers": customers, "generate.seed": seed}
+    if any(v is not None for v in extra.values()):
+        cfg = with_overrides(cfg, extra)
+    result = run_pipeline(spark, cfg, output=output, overwrite=overwrite, progress=print if progress else None)
+    return Analysis(path=result.path, manifest=result.manifest)
+
+
+def report(run_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """Rebuild <run_dir>/report from the run's tables; returns the paths of the three files."""
+    from customer_behavior.report import rebuild
+
+    return rebuild(run_dir)
+
+
+__all__ = ["Analysis", "config", "run", "report"]

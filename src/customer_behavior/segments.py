@@ -1,0 +1,264 @@
+"""R, F and M scores from quantile bins and the 11 named RFM segments.
+
+Scores (also in docs/definitions.md):
+- Cut points: for each of recency_days, orders and monetary, the approximate quantiles
+  at 1/bins, 2/bins, ..., (bins-1)/bins over all customers (`approxQuantile`: one job,
+  a few numbers to the driver, never a window over the whole data), or the user's cut
+  points from the config.
+- Value-based bins, so equal values always get equal scores:
+  F = 1 + number of cut points strictly below the order count (likewise M for monetary);
+  R = 1 + number of cut points strictly above the recency in days (recent = high).
+  A block of tied values that spans several quantile bins (e.g. 40% of customers with
+  exactly one order) gets the lowest score of the span: the score is then 1 + floor(bins
+  x share of customers strictly worse), the "min" rank. Scores in the middle of such a
+  span stay empty rather than being dealt out arbitrarily among equal customers.
+- With bins != 5, each score is mapped onto the segment table's five levels by the
+  quintile that holds the centre of its bin (`segment_table.five_level`): bins=3 ->
+  1/3/5, bins=10 -> 1,1,2,2,...,5,5. The stored r/f/m scores keep the 1..bins scale;
+  rfm_code and segment use the five levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from customer_behavior import columns as C
+from customer_behavior.config import SegmentsConfig
+from customer_behavior.segment_table import LEVELS, SegmentTable, segment_slug
+
+SLUG = "segment_slug"
+EXPORT_COLUMNS = (
+    C.CUSTOMER_ID,
+    C.SEGMENT,
+    C.RFM_CODE,
+    C.RECENCY_DAYS,
+    C.ORDERS,
+    C.MONETARY,
+    C.AVG_ORDER_VALUE,
+    C.LAST_PURCHASE_DATE,
+    C.FAVOURITE_CATEGORY,
+    C.PREFERRED_CHANNEL,
+)
+
+
+@dataclass(frozen=True)
+class CutPoints:
+    """bins - 1 non-decreasing cut points per dimension (quantiles may repeat)."""
+
+    recency: tuple[float, ...]
+    frequency: tuple[float, ...]
+    monetary: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"recency_days": list(self.recency), "orders": list(self.frequency), "monetary": list(self.monetary)}
+
+
+def quantile_probabilities(bins: int) -> list[float]:
+    return [i / bins for i in range(1, bins)]
+
+
+def fit_cut_points(features_df: DataFrame, cfg: SegmentsConfig) -> CutPoints:
+    """Cut points per dimension: the user's, or approximate quantiles (one Spark job for all)."""
+    given = {C.RECENCY_DAYS: cfg.recency_cuts, C.ORDERS: cfg.frequency_cuts, C.MONETARY: cfg.monetary_cuts}
+    wanted = [name for name, cuts in given.items() if not cuts]
+    fitted: dict[str, list[float]] = {}
+    if wanted:
+        quantiles = features_df.approxQuantile(wanted, quantile_probabilities(cfg.bins), cfg.quantile_relative_error)
+        fitted = dict(zip(wanted, quantiles))
+    cuts = {name: tuple(float(c) for c in (given[name] or fitted[name])) for name in given}
+    return CutPoints(recency=cuts[C.RECENCY_DAYS], frequency=cuts[C.ORDERS], monetary=cuts[C.MONETARY])
+
+
+# --------------------------------------------------------------------------- column functions
+
+
+def _count_true(conditions: list[Column]) -> Column:
+    total = F.lit(0)
+    for condition in conditions:
+        total = total + F.when(condition, F.lit(1)).otherwise(F.lit(0))
+    return total
+
+
+def score_higher_is_better(value: Column, cuts: tuple[float, ...]) -> Column:
+    """1 + number of cut points strictly below the value (ties share the lower score)."""
+    return (F.lit(1) + _count_true([value > F.lit(c) for c in cuts])).cast("int")
+
+
+def score_lower_is_better(value: Column, cuts: tuple[float, ...]) -> Column:
+    """1 + number of cut points strictly above the value (recency: fewer days = higher)."""
+    return (F.lit(1) + _count_true([value < F.lit(c) for c in cuts])).cast("int")
+
+
+def five_level_col(score: Column, bins: int) -> Column:
+    """Spark form of `segment_table.five_level`: ceil((2 * score - 1) * 5 / (2 * bins))."""
+    if bins == LEVELS:
+        return score
+    return F.ceil((F.lit(2) * score - F.lit(1)) * F.lit(LEVELS) / F.lit(2 * bins)).cast("int")
+
+
+def segment_of(code: Column, table: SegmentTable) -> Column:
+    """Lookup in a literal map built from the table (every code is present, so never null)."""
+    pairs = [item for code_name in sorted(table.code_map().items()) for item in (F.lit(code_name[0]), F.lit(code_name[1]))]
+    return F.create_map(*pairs)[code]
+
+
+def neutralise_formula(value: Column) -> Column:
+    """Prefix a single quote to text a spreadsheet would read as a formula (= + - @, tab, CR)."""
+    return F.when(value.rlike("^[=+\\-@\\t\\r]"), F.concat(F.lit("'"), value)).otherwise(value)
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+def with_rfm_scores(features_df: DataFrame, *, cuts: CutPoints, bins: int) -> DataFrame:
+    return (
+        features_df.withColumn(C.R_SCORE, score_lower_is_better(F.col(C.RECENCY_DAYS), cuts.recency))
+        .withColumn(C.F_SCORE, score_higher_is_better(F.col(C.ORDERS), cuts.frequency))
+        .withColumn(C.M_SCORE, score_higher_is_better(F.col(C.MONETARY), cuts.monetary))
+    )
+
+
+def with_segment(scored_df: DataFrame, *, table: SegmentTable, bins: int) -> DataFrame:
+    code = F.concat(
+        *[five_level_col(F.col(name), bins).cast("string") for name in (C.R_SCORE, C.F_SCORE, C.M_SCORE)]
+    )
+    return scored_df.withColumn(C.RFM_CODE, code).withColumn(C.SEGMENT, segment_of(F.col(C.RFM_CODE), table))
+
+
+def assign_segments(features_df: DataFrame, *, cuts: CutPoints, table: SegmentTable, bins: int) -> DataFrame:
+    """Features plus r/f/m scores, the five-level rfm_code and the segment name."""
+    return features_df.transform(with_rfm_scores, cuts=cuts, bins=bins).transform(with_segment, table=table, bins=bins)
+
+
+RFM_SEGMENT_COLUMNS = (
+    C.CUSTOMER_ID,
+    C.RECENCY_DAYS,
+    C.ORDERS,
+    C.MONETARY,
+    C.AVG_ORDER_VALUE,
+    C.R_SCORE,
+    C.F_SCORE,
+    C.M_SCORE,
+    C.RFM_CODE,
+    C.SEGMENT,
+)
+
+
+def select_rfm_segments(segmented_df: DataFrame) -> DataFrame:
+    return segmented_df.select(*[F.col(name) for name in RFM_SEGMENT_COLUMNS])
+
+
+def segment_summary(rfm_df: DataFrame, *, table: SegmentTable) -> DataFrame:
+    """One row per segment of the table (empty ones too), in the table's order.
+
+    customer_share and revenue_share are of all segmented customers; revenue is net
+    spend; mean_order_value = segment revenue / segment orders.
+    """
+    spark = rfm_df.sparkSession
+    names_df = spark.createDataFrame([(i, name) for i, name in enumerate(table.names())], ["segment_order", C.SEGMENT])
+    per_segment_df = rfm_df.groupBy(C.SEGMENT).agg(
+        F.count(F.lit(1)).alias(C.CUSTOMERS),
+        F.sum(F.col(C.MONETARY).cast("decimal(28,6)")).alias(C.REVENUE),
+        F.sum(F.col(C.ORDERS)).alias("segment_orders"),
+        F.avg(F.col(C.R_SCORE)).alias(C.MEAN_R_SCORE),
+        F.avg(F.col(C.F_SCORE)).alias(C.MEAN_F_SCORE),
+        F.avg(F.col(C.M_SCORE)).alias(C.MEAN_M_SCORE),
+        F.avg(F.col(C.RECENCY_DAYS)).alias(C.MEAN_RECENCY_DAYS),
+    )
+    totals_df = per_segment_df.agg(F.sum(C.CUSTOMERS).alias("all_customers"), F.sum(C.REVENUE).alias("all_revenue"))
+    customers = F.coalesce(F.col(C.CUSTOMERS), F.lit(0).cast("long"))
+    revenue = F.coalesce(F.col(C.REVENUE).cast("double"), F.lit(0.0))
+    return (
+        names_df.join(per_segment_df, on=C.SEGMENT, how="left")
+        .crossJoin(totals_df)
+        .select(
+            F.col(C.SEGMENT),
+            customers.alias(C.CUSTOMERS),
+            F.when(F.col("all_customers") > 0, customers / F.col("all_customers")).otherwise(F.lit(0.0)).alias(C.CUSTOMER_SHARE),
+            revenue.alias(C.REVENUE),
+            F.when(F.col("all_revenue") != 0, revenue / F.col("all_revenue").cast("double")).alias(C.REVENUE_SHARE),
+            F.col(C.MEAN_R_SCORE),
+            F.col(C.MEAN_F_SCORE),
+            F.col(C.MEAN_M_SCORE),
+            F.col(C.MEAN_RECENCY_DAYS),
+            F.when(F.col("segment_orders") > 0, revenue / F.col("segment_orders")).alias(C.MEAN_ORDER_VALUE_SEGMENT),
+            F.col("segment_order"),
+        )
+        .orderBy("segment_order")
+        .drop("segment_order")
+    )
+
+
+def export_rows(segmented_df: DataFrame) -> DataFrame:
+    """Campaign export rows: ids and key metrics, text neutralised against formula injection,
+    plus the file-name slug of the segment (the partition column of the write)."""
+    text_columns = {C.CUSTOMER_ID, C.SEGMENT, C.RFM_CODE, C.FAVOURITE_CATEGORY, C.PREFERRED_CHANNEL}
+    slug = F.regexp_replace(F.regexp_replace(F.lower(F.col(C.SEGMENT)), "'", ""), "[^a-z0-9]+", "_")
+    return segmented_df.select(
+        *[neutralise_formula(F.col(name)).alias(name) if name in text_columns else F.col(name) for name in EXPORT_COLUMNS],
+        F.regexp_replace(slug, "^_+|_+$", "").alias(SLUG),
+    )
+
+
+__all__ = ["CutPoints", "fit_cut_points", "assign_segments", "segment_summary", "export_rows", "segment_slug", "SLUG"]
+
+
+# --------------------------------------------------------------------------- planted truth (synthetic data)
+
+
+def persona_segment_counts(rfm_df: DataFrame, truth_df: DataFrame) -> DataFrame:
+    """Customers per (persona, is_churned, segment): at most 7 x 2 x 11 rows."""
+    return (
+        rfm_df.join(truth_df.select(C.CUSTOMER_ID, C.PERSONA, C.IS_CHURNED), on=C.CUSTOMER_ID, how="inner")
+        .groupBy(C.PERSONA, C.IS_CHURNED, C.SEGMENT)
+        .agg(F.count(F.lit(1)).alias(C.CUSTOMERS))
+    )
+
+
+def summarise_planted_truth(count_rows: list[dict], segment_names: tuple[str, ...]) -> dict:
+    """The persona x segment confusion table and the two planted-truth checks of issue 3.
+
+    churned_in_lapsed_share: share of the customers planted as churned that fall in About to
+    Sleep, At Risk, Can't Lose Them, Hibernating or Lost; top_persona_in_top_share: share of
+    the planted most valuable persona (vip_loyalist) in Champions or Loyal Customers.
+    """
+    from customer_behavior.generate.spec import PERSONA_KEYS
+    from customer_behavior.segment_table import LAPSED_SEGMENTS, TOP_SEGMENTS
+
+    confusion = {persona: {name: 0 for name in segment_names} for persona in PERSONA_KEYS}
+    churned = churned_lapsed = top = top_in_top = 0
+    for row in count_rows:
+        persona, segment, n = row[C.PERSONA], row[C.SEGMENT], int(row[C.CUSTOMERS])
+        confusion.setdefault(persona, {name: 0 for name in segment_names})[segment] += n
+        if row[C.IS_CHURNED]:
+            churned += n
+            churned_lapsed += n if segment in LAPSED_SEGMENTS else 0
+        if persona == PERSONA_KEYS[0]:
+            top += n
+            top_in_top += n if segment in TOP_SEGMENTS else 0
+    return {
+        "confusion": confusion,
+        "churned_customers": churned,
+        "churned_in_lapsed_share": round(churned_lapsed / churned, 4) if churned else None,
+        "top_persona": PERSONA_KEYS[0],
+        "top_persona_customers": top,
+        "top_persona_in_top_share": round(top_in_top / top, 4) if top else None,
+    }
+
+
+def format_confusion(planted: dict) -> list[str]:
+    """Text lines of the confusion table for the run output."""
+    confusion = planted["confusion"]
+    names = list(next(iter(confusion.values())).keys()) if confusion else []
+    short = [name[:9] for name in names]
+    lines = ["planted persona x segment (customers):", f"{'persona':<20}" + "".join(f"{s:>10}" for s in short)]
+    for persona, row in confusion.items():
+        lines.append(f"{persona:<20}" + "".join(f"{row[name]:>10}" for name in names))
+    lines.append(
+        f"churned in lapsing segments: {planted['churned_in_lapsed_share']}; "
+        f"{planted['top_persona']} in Champions/Loyal: {planted['top_persona_in_top_share']}"
+    )
+    return lines
