@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from customer_behavior import cli
+from customer_behavior import cli, pipeline
 from customer_behavior import columns as C
 from customer_behavior.ingest import reasons as R
 from customer_behavior.ingest.mapping import load_mapping_file
@@ -99,12 +99,20 @@ is_loyalty_member = "loyal"
     return {"expected": pd.DataFrame(expected), "bad": {reason: len(rows) for reason, rows in bad.items()}}
 
 
+@pytest.fixture(autouse=True)
+def ingest_only(monkeypatch):
+    """`run` stops after ingest here: these tests are about ingest, and the later stages have their own."""
+    monkeypatch.setattr(pipeline, "RUN_STAGES", [pipeline.stage_source])
+
+
 @pytest.fixture(scope="module")
 def messy_run(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("messy")
     made = make_messy_export(root)
     output = root / "run"
-    code = cli.main(["run", "--input", str(root / "orders.csv"), "--mapping", str(root / "mapping.toml"), "--as-of", "2025-01-01", "-o", str(output)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "RUN_STAGES", [pipeline.stage_source])
+        code = cli.main(["run", "--input", str(root / "orders.csv"), "--mapping", str(root / "mapping.toml"), "--as-of", "2025-01-01", "-o", str(output)])
     assert code == 0
     manifest = json.loads((output / "manifest.json").read_text())
     return {"root": root, "output": output, "manifest": manifest, **made}
