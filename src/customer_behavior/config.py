@@ -172,6 +172,43 @@ class PersonasConfig:
             raise ConfigError(f"personas.layout_partitions: {self.layout_partitions} must be at least 1")
 
 
+_INPUT_FORMATS = ("auto", "csv", "parquet", "json")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    path: str = knob("", 'Your transaction log: a file or a directory of CSV (also .gz), Parquet or JSON-lines files. "" = generate synthetic data.')
+    format: str = knob("auto", "auto (by file extension), csv, parquet or json. Overrides the mapping's source.format.")
+    mapping: str = knob("", "Mapping file (TOML) from your columns to the canonical ones; write a template with 'customer-behavior init-mapping'.")
+    preset: str = knob("", 'Built-in mapping applied before the mapping file: "uci" (UCI Online Retail layout). "" = none.')
+    delimiter: str = knob("", 'CSV delimiter, overriding the mapping: ",", ";", "\\t", "|", "whitespace" (runs of spaces/tabs) or "auto". "" = from the mapping.')
+    timestamp_format: str = knob("", 'Spark datetime pattern of the event time, e.g. "yyyyMMdd" or "dd/MM/yyyy HH:mm" (several: separate with ||). "" = from the mapping (default ISO 8601).')
+    timezone: str = knob("", 'Zone of event times written without an offset, e.g. "Europe/Berlin". "" = from the mapping (default UTC).')
+    as_of: str = knob("", 'Events on or after this date (YYYY-MM-DD) are quarantined as event_after_as_of. "" = the day after the run date (UTC).')
+    min_amount: float = knob(-1_000_000.0, "Amounts below this are quarantined as amount_out_of_bounds (returns are negative).")
+    max_amount: float = knob(1_000_000.0, "Amounts above this are quarantined as amount_out_of_bounds.")
+    max_bad_fraction: float = knob(0.05, "Stop the run (after writing the quarantine) when more than this share of the rows is rejected; 1.0 = never stop.")
+
+    def __post_init__(self) -> None:
+        if self.format not in _INPUT_FORMATS:
+            raise ConfigError(f"input.format: {self.format!r} is not one of {', '.join(_INPUT_FORMATS)}")
+        if not 0.0 <= self.max_bad_fraction <= 1.0:
+            raise ConfigError(f"input.max_bad_fraction: {self.max_bad_fraction} must be between 0 and 1 (e.g. 0.05 for 5%)")
+        if not self.min_amount < self.max_amount:
+            raise ConfigError(f"input.min_amount: {self.min_amount} must be below input.max_amount {self.max_amount}")
+        if self.as_of:
+            try:
+                dt.date.fromisoformat(self.as_of.strip())
+            except ValueError:
+                raise ConfigError(f"input.as_of: {self.as_of!r} is not a date (YYYY-MM-DD)") from None
+        if self.path.strip():
+            from customer_behavior.ingest.mapping import load_input_mapping
+
+            load_input_mapping(self)  # a bad mapping fails here, before Spark starts
+        elif self.mapping or self.preset:
+            raise ConfigError("input.path: a mapping or preset was given but no input; pass --input PATH")
+
+
 @dataclass(frozen=True)
 class FeaturesConfig:
     as_of: str = knob("", 'End of the observation window (YYYY-MM-DD, exclusive: events on that day are not counted). "" = the day after the last event.')
@@ -312,6 +349,7 @@ class Config:
     patterns: PatternsConfig = field(default_factory=PatternsConfig)
     insights: InsightsConfig = field(default_factory=InsightsConfig)
     personas: PersonasConfig = field(default_factory=PersonasConfig)
+    input: InputConfig = field(default_factory=InputConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _section_to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -327,6 +365,7 @@ SECTION_HELP = {
     "patterns": "Behavioural patterns: time of day, categories, payment, cohorts, category affinities (FPGrowth).",
     "insights": "KPIs and the rules that turn them into recommendations.",
     "personas": "Personas: MLlib clustering over scaled customer features, k chosen by a sweep, clusters named from their centroids.",
+    "input": "Your own transaction log (run --input PATH): reading, mapping and validation. Rejected rows go to quarantine/ with a reason.",
 }
 
 

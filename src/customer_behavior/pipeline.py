@@ -95,6 +95,66 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
 
 
+def stage_ingest(ctx: RunContext) -> None:
+    """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
+
+    One pass over the input: every row is validated once and written once to a staged table
+    (accepted and rejected rows together); the row accounting, the canonical table and the
+    quarantine are then read off that Parquet table.
+    """
+    from customer_behavior.ingest import plan as ingest
+    from customer_behavior.ingest import validation as V
+    from customer_behavior.ingest.readers import input_errors
+
+    input_cfg = ctx.cfg.input
+    with ctx.tracker.stage("ingest", f"Read and validate {input_cfg.path}") as record:
+        plan = ingest.plan_ingest(ctx.spark, input_cfg)
+        results: dict[str, Any] = {
+            "path": input_cfg.path,
+            "format": plan.transactions.raw.format,
+            "delimiter": plan.transactions.raw.delimiter,
+            "source_columns": list(plan.transactions.raw.source_columns),
+            "column_sources": plan.resolved.sources,
+            "amount": "quantity x unit_price" if plan.resolved.amount_from_product else "amount column",
+            "as_of": plan.rules.as_of.isoformat(),
+            "missing_optional": plan.resolved.missing_optional,
+        }
+        ctx.results["ingest"] = results
+        record.notes.extend(f"no {name}: {uses}" for name, uses in plan.resolved.missing_optional.items())
+        tables = [("transactions", plan.transactions, V.canonical_transaction_columns(plan.resolved), C.TRANSACTIONS_SCHEMA, ingest.R.TRANSACTION_REASONS)]
+        if plan.customers is not None:
+            tables.append(("customers", plan.customers, V.canonical_customer_columns(), C.CUSTOMERS_SCHEMA, ingest.R.CUSTOMER_REASONS))
+        for name, table, canonical, schema, reasons in tables:
+            staged_path = ctx.path(f"_staged_{name}")
+            with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
+                staged_df = V.staged_rows(table.validated_df, source_columns=table.raw.source_columns, canonical=canonical)
+                # not partitioned: a partitioned write sorts every task's rows first
+                staged_df.write.mode("overwrite").parquet(staged_path)
+            staged_df = ctx.spark.read.parquet(staged_path)
+            # exact and cheap: Parquet reads just the (mostly null) reason column
+            counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
+            acc = ingest.accounting(counts, reasons)
+            if acc["read"] == 0:
+                raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
+            write_parquet(V.quarantine_from_staged(staged_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
+            ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
+            ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
+            results[f"{name}_rows"] = acc
+            if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
+                kept_at = ingest.move_quarantine_out(ctx.root)
+                raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
+            if acc["accepted"] == 0:
+                raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
+            write_parquet(V.accepted_from_staged(staged_df, schema=schema), ctx.path(DATA_DIR, name))
+            shutil.rmtree(staged_path, ignore_errors=True)
+            ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
+
+
+def stage_source(ctx: RunContext) -> None:
+    """Where the transactions come from: the user's input when given, else the generator."""
+    (stage_ingest if ctx.cfg.input.path else stage_generate)(ctx)
+
+
 # --------------------------------------------------------------------------- features and segments (issue 3)
 
 
@@ -457,7 +517,7 @@ def read_parquet_input(spark: SparkSession, path: str, what: str) -> DataFrame:
 
 Stage = Callable[[RunContext], None]
 RUN_STAGES: list[Stage] = [
-    stage_generate, stage_features, stage_segments, stage_personas, stage_clv, stage_patterns, stage_insights, stage_report,
+    stage_source, stage_features, stage_segments, stage_personas, stage_clv, stage_patterns, stage_insights, stage_report,
 ]
 
 
