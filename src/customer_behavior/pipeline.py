@@ -26,6 +26,7 @@ from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insi
 from customer_behavior.config import Config
 from customer_behavior.errors import InputError, ModelError, OutputError
 from customer_behavior.generate import engine as generate_engine
+from customer_behavior.local_data import literal_dataframe
 from customer_behavior.personas.inputs import require_columns
 from customer_behavior.personas.model import SWEEP_SCHEMA, load_model, write_model
 from customer_behavior.personas.profiles import PROFILE_SCHEMA
@@ -433,8 +434,8 @@ def stage_personas(ctx: RunContext) -> None:
         record.notes.extend(fit.notes)
         write_parquet(fit.assignments_df, ctx.path(TABLES_DIR, "personas"))
         ctx.tables["personas"] = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "personas"))
-        write_parquet(ctx.spark.createDataFrame(fit.profile_rows, PROFILE_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_profiles"))
-        write_parquet(ctx.spark.createDataFrame(fit.sweep_rows, SWEEP_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_sweep"))
+        write_parquet(literal_dataframe(ctx.spark, fit.profile_rows, PROFILE_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_profiles"))
+        write_parquet(literal_dataframe(ctx.spark, fit.sweep_rows, SWEEP_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_sweep"))
         # RFM cut points and the segment table, when the segments stage ran, travel with the model.
         write_model(fit.model, ctx.path(MODEL_DIR), fit.metadata(cfg) | {"rfm": _rfm_scoring(ctx)})
         for df in fit.cached:
