@@ -174,7 +174,7 @@ def test_churn_risk_follows_the_documented_table(scored):
 
 
 def test_sampled_fit_is_bounded_deterministic_and_close(features_df, fitted):
-    cfg = ClvConfig(max_summary_rows=1500, evaluate=False)
+    cfg = ClvConfig(model="bgnbd", max_summary_rows=1500, evaluate=False)
     first, second = fit_models(features_df, cfg), fit_models(features_df, cfg)
     data = first.info["bgnbd_fit_data"]
     assert data["sampled"] is True and data["rows"] <= 1500
@@ -210,7 +210,7 @@ def test_bad_input_is_reported_per_model(spark):
     rows = [(f"c{i}", float(i % 4), float(i % 4) * 7.0, 40.0 + i, -5.0 if i % 4 else 0.0) for i in range(40)]
     no_spend = fit_models(summary_df(rows), ClvConfig(model="bgnbd"))
     assert "every repeat customer has a monetary_value <= 0" in no_spend.errors["gamma_gamma"]
-    strict = fit_models(summary_df(rows), ClvConfig(exclude_nonpositive_monetary=False))
+    strict = fit_models(summary_df(rows), ClvConfig(model="bgnbd", exclude_nonpositive_monetary=False))
     assert "30 repeat customers have a monetary_value <= 0" in strict.errors["gamma_gamma"]
 
 
@@ -223,7 +223,7 @@ def test_failed_spend_model_leaves_clv_null(features_df, fitted):
 
 
 def test_holdout_evaluation_equals_lifetimes_calibration_and_holdout(synthetic_small):
-    cfg = ClvConfig(holdout_days=120)
+    cfg = ClvConfig(model="bgnbd", holdout_days=120)
     ours = evaluate.evaluate_holdout(synthetic_small["transactions"], cfg, as_of=AS_OF)
     purchases = (
         synthetic_small["transactions"].filter(summary.is_purchase())
@@ -280,7 +280,7 @@ def test_stage_clv_completes_when_the_models_cannot_be_fitted(spark, tmp_path):
     stage_clv(ctx)
     results = ctx.results["clv"]
     assert results["status"] == "partial" and results["table"] is None
-    assert results["bgnbd"]["reason"].startswith("BG/NBD cannot be fitted: no customer has a repeat purchase")
+    assert results["bgnbd"]["reason"].startswith("MBG/NBD cannot be fitted: no customer has a repeat purchase")
     assert ctx.tracker.records[-1].status == "partial"
     assert any("tables/clv not written" in note for note in ctx.tracker.records[-1].notes)
     assert not (tmp_path / "tables" / "clv").exists()
