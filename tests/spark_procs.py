@@ -360,14 +360,15 @@ def busy_executor(ui_url: str, app_id: str) -> str | None:
 # --------------------------------------------------------------------------- run comparison
 
 
-def table_dirs(root: Path) -> list[str]:
-    """Every directory under `root` that holds Parquet part files, relative to it."""
-    found = set()
+def table_dirs(root: Path) -> dict[str, str]:
+    """Every directory under `root` that holds Parquet part files, relative to it, keyed by
+    the same path with MLlib's random stage uids (``Imputer_1a2b3c4d5e6f``) normalised."""
+    found = {}
     for part in root.rglob("*.parquet"):
         relative = part.parent.relative_to(root)
         if not any(piece.startswith((".", "_")) for piece in relative.parts):
-            found.add(str(relative))
-    return sorted(found)
+            found[re.sub(r"_[0-9a-f]{12}(?=/|$)", "_<uid>", str(relative))] = str(relative)
+    return dict(sorted(found.items()))
 
 
 def tree_fingerprint(root: Path) -> dict[str, tuple[int, int]]:
@@ -379,3 +380,22 @@ def event_log_text(run: Path) -> str:
     """The run's (uncompressed) event log, all rolled files concatenated."""
     parts = sorted(p for p in (run / "spark-events").rglob("*") if p.is_file() and not p.name.startswith((".", "appstatus")))
     return "".join(part.read_text(encoding="utf-8", errors="replace") for part in parts)
+
+
+# A light pipeline for the harness tests: every stage runs, on small settings, so the
+# cluster and fault tests stay within the suite's time budget.
+LIGHT_PIPELINE_TOML = """\
+[personas]
+k_min = 2
+k_max = 4
+restarts = 1
+
+[clv]
+evaluate = false
+"""
+
+
+def light_config_file() -> Path:
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"cb-light-pipeline-{os.getpid()}.toml"
+    path.write_text(LIGHT_PIPELINE_TOML, encoding="utf-8")
+    return path

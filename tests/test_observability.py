@@ -12,7 +12,7 @@ import pytest
 from customer_behavior.runio import read_manifest
 from customer_behavior.tracking import aggregate_metrics
 
-from spark_procs import Proc, cli, cli_env, descendants, free_port, get_json, is_alive, is_loopback, listening_addresses, wait_until
+from spark_procs import Proc, cli, cli_env, descendants, free_port, get_json, is_alive, is_loopback, light_config_file, listening_addresses, wait_until
 
 CUSTOMERS = 1_500
 
@@ -33,7 +33,7 @@ def local_cli_run(tmp_path_factory) -> dict:
     output = root / "run"
     env = cli_env(PYSPARK_PYTHON=str(python_tripwire(root)))  # as on a cluster: no Python for tasks
     env.pop("SPARK_LOCAL_IP", None)
-    run = Proc.start(cli("run", "--ui", "--customers", str(CUSTOMERS), "--seed", "3", "-o", str(output), "--driver-memory", "1g"), env=env, log=root / "run.log")
+    run = Proc.start(cli("run", "--config", str(light_config_file()), "--ui", "--customers", str(CUSTOMERS), "--seed", "3", "-o", str(output), "--driver-memory", "1g"), env=env, log=root / "run.log")
     try:
         ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=180).group(1)
         run.wait_for_line(r"^generate .*\.\.\.$", timeout=60)

@@ -321,6 +321,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     _say(f"Report: {paths['html']}")
     _say(f"        {paths['markdown']}")
     _say(f"        {paths['insights']}")
+    return 0
+
+
 def _score_inputs(args: argparse.Namespace) -> tuple[str, str | None]:
     """(transactions path, customers path or None) from --input / --customers."""
     from customer_behavior.errors import InputError
