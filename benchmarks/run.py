@@ -246,7 +246,35 @@ def pandas_features(transactions: str, as_of: dt.date):
     out[C.BTYD_T] = ((as_of_ts - first).dt.days - 1).astype("float64")
     repeat = out["total_spend"] - out["first_spend"]
     out[C.BTYD_MONETARY_VALUE] = np.where(out[C.BTYD_FREQUENCY] > 0, repeat / out[C.BTYD_FREQUENCY].clip(lower=1), 0.0)
+    out[C.AS_OF_DATE] = as_of
     return out.drop(columns=["order_spend", "returned_spend", "weekend_orders", "discounted_orders", "purchase_days", "first_spend", "total_spend"]).reset_index()
+
+
+def columns_differing(spark_table: str, other: str) -> list[str]:
+    """Feature columns where another implementation's Parquet differs from Spark's (1e-6 tolerance)."""
+    import numpy as np
+    import pandas as pd
+
+    def as_text(values: pd.Series) -> pd.Series:  # dates (datetime64 in pandas, date objects from Parquet) as YYYY-MM-DD
+        return values.dt.date.astype(str) if values.dtype.kind == "M" else values.astype(str)
+
+    expected = pd.read_parquet(spark_table).set_index(C.CUSTOMER_ID).sort_index()
+    actual = pd.read_parquet(other).set_index(C.CUSTOMER_ID).reindex(expected.index)
+    differing = []
+    for name in expected.columns:
+        if name == C.AS_OF_DATE and name not in actual.columns:
+            continue  # a constant column the DuckDB query leaves out
+        if name not in actual.columns:
+            differing.append(f"{name} (missing)")
+            continue
+        a, b = expected[name], actual[name]
+        if a.dtype.kind in "fiu" and b.dtype.kind in "fiub":
+            same = np.allclose(a.astype(float), b.astype(float), rtol=1e-6, atol=1e-6, equal_nan=True)
+        else:
+            same = (as_text(a) == as_text(b)).all()
+        if not same:
+            differing.append(name)
+    return differing
 
 
 def run_pandas(transactions: str, as_of: dt.date, out: Path) -> dict:
@@ -314,6 +342,10 @@ def bench_size(spark: SparkSession, memory: JvmPeakMemory, args: argparse.Namesp
         print("  pandas features ...", file=sys.stderr, flush=True)
         pandas_result = run_pandas(transactions_path, as_of, workdir / "pandas" / f"c{customers}.parquet")
         pandas_result["matches_spark_customers"] = pandas_result["customers"] == manifest["rows"]["customers_with_features"]
+        # value cross-check (not timed): every feature column of pandas and DuckDB against Spark's table
+        spark_table = str(run_dir / "tables" / "customer_features")
+        pandas_result["columns_differing_from_spark"] = columns_differing(spark_table, str(workdir / "pandas" / f"c{customers}.parquet"))
+        duck["compared_with_spark"]["feature_columns_differing"] = columns_differing(spark_table, str(workdir / "duckdb" / f"c{customers}" / "customer_features.parquet"))
     else:
         pandas_result = {"skipped": f"above --pandas-max {args.pandas_max:,} customers (pandas holds every transaction in memory)"}
     features_seconds = next((s["seconds"] for s in stages if s["stage"] == "features"), None)
@@ -390,6 +422,12 @@ def markdown_table(results: list[dict]) -> str:
             lines += [
                 f"DuckDB and Spark: same customers with features: {compared['same_customers']}; customers per segment differ by at most "
                 f"{compared['segment_customers_max_abs_difference']:,} (Spark's cut points are approximate quantiles, DuckDB's exact).",
+                "",
+            ]
+        if "columns_differing_from_spark" in pandas:
+            lines += [
+                "Feature values against Spark's `tables/customer_features` (1e-6 tolerance), columns differing: "
+                f"pandas {pandas['columns_differing_from_spark'] or 'none'}, DuckDB {compared.get('feature_columns_differing') or 'none'}.",
                 "",
             ]
     return "\n".join(lines)
