@@ -1,7 +1,7 @@
 """The benchmark suite: the whole pipeline per stage, next to DuckDB, pandas and Spark's floor.
 
     make bench ARGS="--customers 1000000"
-    .venv/bin/python benchmarks/run.py --sizes 100000,1000000,5000000
+    .venv/bin/python benchmarks/run.py --sizes 100000,1000000,5000000   # one process per size
 
 For each size: the default synthetic data (seed 42) is generated once into the work dir
 (benchmarks/.work/data/c<customers>_s<seed>, reused when already there) and the run's
@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,12 +63,12 @@ def data_dir(workdir: Path, customers: int, seed: int) -> Path:
 def ensure_data(spark: SparkSession, base: Path, customers: int, seed: int) -> dict:
     """Generate the default data set into `base` unless a complete copy is there already."""
     if all((base / name / "_SUCCESS").exists() for name in DATA_TABLES):
-        return {"generated": False, "path": str(base)}
+        return {"generated_in_this_process": False, "path": str(base)}
     data = generate_engine.generate(spark, GenerateConfig(customers=customers, seed=seed))
     started = time.perf_counter()
     for name, df in zip(DATA_TABLES, (data.customers_df, data.transactions_df, data.truth_df)):
         pipeline.write_parquet(df, str(base / name))
-    return {"generated": True, "path": str(base), "generate_seconds": round(time.perf_counter() - started, 2)}
+    return {"generated_in_this_process": True, "path": str(base), "generate_seconds": round(time.perf_counter() - started, 2)}
 
 
 def load_stage(base: Path):
@@ -298,8 +299,7 @@ def bench_size(spark: SparkSession, memory: JvmPeakMemory, args: argparse.Namesp
     workdir = Path(args.workdir)
     base = data_dir(workdir, customers, args.seed)
     print(f"== {customers:,} customers (seed {args.seed}): data in {base}", file=sys.stderr, flush=True)
-    with memory.section("generate"):
-        data_info = ensure_data(spark, base, customers, args.seed)
+    data_info = ensure_data(spark, base, customers, args.seed)  # main() generated it in a child process already
     transactions_path = str(base / "transactions")
     run_dir = workdir / "runs" / f"c{customers}_s{args.seed}"
     memory.peak_bytes = 0  # the run's peak, not the generator's
@@ -461,12 +461,32 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(BENCH_DIR / ".work"), help="generated data (reused), run outputs, DuckDB/pandas outputs")
     parser.add_argument("--pandas-max", type=int, default=1_000_000, help="largest size at which the pandas features run")
     parser.add_argument("--warmup-customers", type=int, default=2_000, help="run the pipeline once at this size first, unrecorded (0 = no warm-up)")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)  # main() runs itself with it in a child process
     parser.add_argument("--doc-only", action="store_true", help="only regenerate docs/performance.md from benchmarks/results")
     args = parser.parse_args()
     if args.doc_only:
         write_doc(all_results())
         return
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()] or [args.customers]
+    if len(sizes) > 1:
+        # One process (one driver JVM) per size: JVM memory is rarely given back, so sizes
+        # sharing a driver would carry the previous size's peak into the next one's.
+        for customers in sizes:
+            command = [sys.executable, __file__, "--customers", str(customers), "--seed", str(args.seed), "--workdir", args.workdir]
+            command += ["--pandas-max", str(args.pandas_max), "--warmup-customers", str(args.warmup_customers)]
+            subprocess.run(command, check=True)
+        return
+
+    workdir = Path(args.workdir)
+    if args.generate_only:
+        spark = get_session(SparkSettings(), app_name="customer-behavior-bench-generate")
+        print(f"== generating {sizes[0]:,} customers (seed {args.seed})", file=sys.stderr, flush=True)
+        print(json.dumps(ensure_data(spark, data_dir(workdir, sizes[0], args.seed), sizes[0], args.seed)), file=sys.stderr)
+        return
+    for customers in [args.warmup_customers, sizes[0]]:
+        if customers and not all((data_dir(workdir, customers, args.seed) / name / "_SUCCESS").exists() for name in DATA_TABLES):
+            # Generated in its own JVM, so that the measured driver's memory starts clean.
+            subprocess.run([sys.executable, __file__, "--generate-only", "--customers", str(customers), "--seed", str(args.seed), "--workdir", args.workdir], check=True)
 
     with JvmPeakMemory() as memory:
         settings = SparkSettings()
@@ -479,9 +499,8 @@ def main() -> None:
             base = data_dir(Path(args.workdir), args.warmup_customers, args.seed)
             ensure_data(spark, base, args.warmup_customers, args.seed)
             run_pipeline_on(spark, base, Path(args.workdir) / "runs" / "warmup", args.warmup_customers, args.seed, JvmPeakMemory())
-        for customers in sizes:
-            save(f"pipeline_{customers}", bench_size(spark, memory, args, customers))
-            write_doc(all_results())
+        save(f"pipeline_{sizes[0]}", bench_size(spark, memory, args, sizes[0]))
+    write_doc(all_results())
 
 
 if __name__ == "__main__":
