@@ -175,6 +175,6 @@ def test_clv_config_errors_name_the_key(values, message):
 def test_clv_config_defaults_and_calibration_date():
     cfg = config_from_dict({"clv": {"calibration_end": "2024-07-01", "model": "mbgnbd"}}).clv
     assert cfg.calibration_end_date.isoformat() == "2024-07-01" and cfg.model == "mbgnbd"
-    default = ClvConfig()
+    default = ClvConfig(model="bgnbd")
     assert (default.model, default.horizon_months, default.monthly_discount_rate, default.penalizer) == ("bgnbd", 12, 0.01, 0.0)
     assert default.calibration_end_date is None

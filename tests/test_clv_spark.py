@@ -41,14 +41,14 @@ def rfm_df(features_df):
 
 @pytest.fixture(scope="module")
 def fitted(features_df):
-    return fit_models(features_df, ClvConfig())
+    return fit_models(features_df, ClvConfig(model="bgnbd"))
 
 
 @pytest.fixture(scope="module")
 def scored(features_df, rfm_df, fitted, synthetic_small):
     """The clv table with the planted truth, on the driver (5,000 rows: a test-only bounded table)."""
     truth = synthetic_small["truth"].select(C.CUSTOMER_ID, C.IS_CHURNED, C.PERSONA)
-    return score_customers(features_df, fitted, ClvConfig(), rfm_df).join(truth, on=C.CUSTOMER_ID, how="inner").toPandas().set_index(C.CUSTOMER_ID)
+    return score_customers(features_df, fitted, ClvConfig(model="bgnbd"), rfm_df).join(truth, on=C.CUSTOMER_ID, how="inner").toPandas().set_index(C.CUSTOMER_ID)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +188,7 @@ def test_sampled_fit_is_bounded_deterministic_and_close(features_df, fitted):
 
 def test_fit_does_not_depend_on_partitioning(features_df, fitted):
     """Bit-identical parameters from 7 partitions in another order (the grouped rows are sorted)."""
-    shuffled = fit_models(features_df.repartition(7, F.col(C.BTYD_T)), ClvConfig())
+    shuffled = fit_models(features_df.repartition(7, F.col(C.BTYD_T)), ClvConfig(model="bgnbd"))
     assert shuffled.bgnbd.params == fitted.bgnbd.params
     assert shuffled.gamma_gamma.params == fitted.gamma_gamma.params
 
@@ -197,18 +197,18 @@ def test_bad_input_is_reported_per_model(spark):
     def summary_df(rows):
         return spark.createDataFrame(rows, [C.CUSTOMER_ID, C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T, C.BTYD_MONETARY_VALUE])
 
-    one_time = fit_models(summary_df([(f"c{i}", 0.0, 0.0, float(10 + i), 0.0) for i in range(20)]), ClvConfig())
+    one_time = fit_models(summary_df([(f"c{i}", 0.0, 0.0, float(10 + i), 0.0) for i in range(20)]), ClvConfig(model="bgnbd"))
     assert one_time.bgnbd is None and "BG/NBD cannot be fitted: no customer has a repeat purchase" in one_time.errors["bgnbd"]
     assert one_time.gamma_gamma is None and "Gamma-Gamma cannot be fitted: no repeat customers" in one_time.errors["gamma_gamma"]
     with pytest.raises(ModelError, match="CLV scoring needs a fitted BG/NBD model"):
-        score_customers(summary_df([("c", 0.0, 0.0, 1.0, 0.0)]), one_time, ClvConfig())
+        score_customers(summary_df([("c", 0.0, 0.0, 1.0, 0.0)]), one_time, ClvConfig(model="bgnbd"))
 
-    identical = fit_models(summary_df([(f"c{i}", 2.0, 10.0, 30.0, 5.0) for i in range(20)]), ClvConfig())
+    identical = fit_models(summary_df([(f"c{i}", 2.0, 10.0, 30.0, 5.0) for i in range(20)]), ClvConfig(model="bgnbd"))
     assert "all customers have the same (frequency, recency, T)" in identical.errors["bgnbd"]
     assert "all repeat customers have the same (frequency, monetary_value)" in identical.errors["gamma_gamma"]
 
     rows = [(f"c{i}", float(i % 4), float(i % 4) * 7.0, 40.0 + i, -5.0 if i % 4 else 0.0) for i in range(40)]
-    no_spend = fit_models(summary_df(rows), ClvConfig())
+    no_spend = fit_models(summary_df(rows), ClvConfig(model="bgnbd"))
     assert "every repeat customer has a monetary_value <= 0" in no_spend.errors["gamma_gamma"]
     strict = fit_models(summary_df(rows), ClvConfig(exclude_nonpositive_monetary=False))
     assert "30 repeat customers have a monetary_value <= 0" in strict.errors["gamma_gamma"]
@@ -216,7 +216,7 @@ def test_bad_input_is_reported_per_model(spark):
 
 def test_failed_spend_model_leaves_clv_null(features_df, fitted):
     without_spend = type(fitted)(bgnbd=fitted.bgnbd, gamma_gamma=None, errors={"gamma_gamma": "x"})
-    row = score_customers(features_df, without_spend, ClvConfig()).agg(
+    row = score_customers(features_df, without_spend, ClvConfig(model="bgnbd")).agg(
         F.count(F.col(C.PROB_ALIVE)).alias("alive"), F.count(F.col(C.CLV)).alias("clv"), F.count(F.col(C.CHURN_RISK)).alias("risk"), F.count(F.lit(1)).alias("n")
     ).first()
     assert row["alive"] == row["n"] == row["risk"] and row["clv"] == 0
@@ -284,3 +284,15 @@ def test_stage_clv_completes_when_the_models_cannot_be_fitted(spark, tmp_path):
     assert ctx.tracker.records[-1].status == "partial"
     assert any("tables/clv not written" in note for note in ctx.tracker.records[-1].notes)
     assert not (tmp_path / "tables" / "clv").exists()
+
+
+def test_planted_churn_auc_in_spark_equals_sklearn(features_df, synthetic_small):
+    from customer_behavior.clv.evaluate import planted_churn_auc
+
+    cfg = ClvConfig()  # the default model (MBG/NBD)
+    clv_df = score_customers(features_df, fit_models(features_df, cfg), cfg)
+    truth = synthetic_small["truth"]
+    spark_auc = planted_churn_auc(clv_df, truth)["auc_one_minus_prob_alive"]
+    both = clv_df.join(truth.select(C.CUSTOMER_ID, C.IS_CHURNED), on=C.CUSTOMER_ID, how="inner").toPandas()
+    assert spark_auc == pytest.approx(roc_auc_score(both[C.IS_CHURNED].astype(int), 1.0 - both[C.PROB_ALIVE]), abs=1e-4)
+    assert spark_auc >= 0.80

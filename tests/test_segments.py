@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.config import SegmentsConfig, load_config
@@ -156,7 +157,7 @@ def ties_df(spark):
 
 
 def test_exact_quantile_cut_points_with_ties(ties_df):
-    cuts = fit_cut_points(ties_df, SegmentsConfig(quantile_relative_error=0.0))
+    cuts = fit_cut_points(ties_df, SegmentsConfig())
     assert cuts.frequency == (1.0, 1.0, 1.0, 2.0)
     assert cuts.monetary == (20.0, 40.0, 60.0, 80.0)
     assert cuts.recency == (20.0, 40.0, 60.0, 80.0)
@@ -249,3 +250,24 @@ def test_bad_segment_config_is_one_line_before_spark(capsys, tmp_path, toml, mes
     assert len(err.splitlines()) == 1
     assert "starting Spark" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_money_histogram_edges_are_exact_integer_grids(spark):
+    from customer_behavior.segments import value_histogram
+
+    df = spark.range(1).select(F.inline(F.array(*[F.struct(F.lit(v).alias(C.MONETARY)) for v in (12345.678, 0.0, -7.5, 99.99, 1000.001)])))
+    edges = sorted(r["edge"] for r in value_histogram(df, [C.MONETARY], significant_digits=4).collect())
+    # cents rounded up to 4 significant digits: 1234568 -> 1235000; 100001 -> 100100; 9999 stays
+    assert edges == [-7.5, 0.0, 99.99, 1001.0, 12350.0]
+
+
+def test_cut_points_do_not_depend_on_partitioning(synthetic_small):
+    from customer_behavior import features
+
+    import datetime as dt
+
+    feats = features.customer_features(synthetic_small["transactions"], as_of=dt.date(2025, 1, 1))
+    one = fit_cut_points(feats.repartition(1), SegmentsConfig())
+    seven = fit_cut_points(feats.repartition(7, C.MONETARY), SegmentsConfig())
+    assert one == seven
+    assert one.frequency[0] >= 1.0

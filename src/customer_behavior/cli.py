@@ -65,6 +65,29 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-transactions", type=_non_negative_int, help="scale purchase rates to about this many transactions")
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 0.05 or 5%)") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1 (or 0% and 100%)")
+    return value
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("your own data (instead of generated data)")
+    group.add_argument("--input", metavar="PATH", help="transaction log: a file or directory of CSV (.gz too), Parquet or JSON lines")
+    group.add_argument("--mapping", metavar="FILE", help="TOML mapping of your columns (see init-mapping)")
+    group.add_argument("--preset", help='built-in mapping: "uci" (UCI Online Retail)')
+    group.add_argument("--format", dest="input_format", choices=("auto", "csv", "parquet", "json"), help="input format (default: by extension)")
+    group.add_argument("--delimiter", help='CSV delimiter: ",", ";", "\\t", "|", "whitespace" (default: guessed)')
+    group.add_argument("--timestamp-format", metavar="PATTERN", help='event time pattern, e.g. "dd/MM/yyyy HH:mm" (default ISO 8601)')
+    group.add_argument("--timezone", metavar="ZONE", help='zone of event times without an offset, e.g. "Europe/Berlin" (default UTC)')
+    group.add_argument("--as-of", metavar="DATE", help="quarantine events on or after this date (default: tomorrow)")
+    group.add_argument("--max-bad-fraction", type=_fraction, metavar="F", help="stop when more than this share of rows is rejected (default 0.05)")
+
+
 def _add_output(parser: argparse.ArgumentParser, default_help: str) -> None:
     parser.add_argument("--output", "-o", metavar="DIR", help=default_help)
     parser.add_argument("--overwrite", action="store_true", default=None, help="replace a previous run at --output")
@@ -78,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the whole pipeline (default: on generated synthetic data)")
     _add_common(run)
     _add_generate_options(run)
+    _add_input_options(run)
     _add_output(run, "run directory (default out/run)")
     run.set_defaults(handler=cmd_run)
 
@@ -93,16 +117,32 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--port", type=_positive_int, help="port (default 18080, or a free one if that is taken)")
     history.add_argument("--debug", action="store_true")
     history.set_defaults(handler=cmd_history)
+
     report = commands.add_parser("report", help="rebuild RUN/report (report.html, report.md, insights.json) from a run's tables, without recomputing")
     report.add_argument("run_dir", metavar="RUN", help="a directory that 'customer-behavior run' wrote")
     report.add_argument("--debug", action="store_true", help="show tracebacks")
     report.set_defaults(handler=cmd_report)
+
+    score = commands.add_parser("score", help="assign personas (and RFM segments) to new customers' transactions with a saved model")
+    score.add_argument("--model", required=True, metavar="DIR", help="a saved model: RUN/model of a previous run")
+    score.add_argument("--input", required=True, metavar="PATH", help="transactions Parquet, or a directory holding transactions/ (and customers/)")
+    score.add_argument("--customers", metavar="PATH", help="customers Parquet (default: <input>/customers when present)")
+    _add_common(score)
+    _add_output(score, "output directory (default out/score)")
+    score.set_defaults(handler=cmd_score)
 
     init_config = commands.add_parser("init-config", help="write a commented default configuration file")
     init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
     init_config.add_argument("--force", action="store_true", help="replace an existing file")
     init_config.add_argument("--debug", action="store_true")
     init_config.set_defaults(handler=cmd_init_config)
+
+    init_mapping = commands.add_parser("init-mapping", help="write a commented input mapping template (for run --input)")
+    init_mapping.add_argument("path", nargs="?", default="mapping.toml")
+    init_mapping.add_argument("--preset", help='start from a built-in mapping: "uci"')
+    init_mapping.add_argument("--force", action="store_true", help="replace an existing file")
+    init_mapping.add_argument("--debug", action="store_true")
+    init_mapping.set_defaults(handler=cmd_init_mapping)
     return parser
 
 
@@ -116,6 +156,15 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "generate.target_transactions": getattr(args, "target_transactions", None),
         "output.path": getattr(args, "output", None),
         "output.overwrite": getattr(args, "overwrite", None),
+        "input.path": getattr(args, "input", None),
+        "input.mapping": getattr(args, "mapping", None),
+        "input.preset": getattr(args, "preset", None),
+        "input.format": getattr(args, "input_format", None),
+        "input.delimiter": getattr(args, "delimiter", None),
+        "input.timestamp_format": getattr(args, "timestamp_format", None),
+        "input.timezone": getattr(args, "timezone", None),
+        "input.as_of": getattr(args, "as_of", None),
+        "input.max_bad_fraction": getattr(args, "max_bad_fraction", None),
     }
     if getattr(args, "conf", None):
         overrides["spark.conf"] = dict(args.conf)
@@ -139,7 +188,9 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _execute(args: argparse.Namespace, *, command: str, stages_name: str, default_output: str | None = None) -> tuple[dict, Path]:
+def _execute(
+    args: argparse.Namespace, *, command: str, stages_name: str = "", default_output: str | None = None, stages: list | None = None
+) -> tuple[dict, Path]:
     """Validate everything, start Spark, run the stages into staging, stop, commit."""
     from customer_behavior import pipeline
     from customer_behavior.runio import RunDirectory
@@ -162,7 +213,7 @@ def _execute(args: argparse.Namespace, *, command: str, stages_name: str, defaul
             spark.sparkContext.setLogLevel("WARN")
         if cfg.spark.ui and spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
-        manifest = pipeline.execute(spark, cfg, staging, stages=getattr(pipeline, stages_name), command=command, progress=_say)
+        manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
             spark = None
@@ -187,9 +238,10 @@ def _print_summary(manifest: dict, path: Path) -> None:
     _say(f"{'total':<12}{manifest.get('total_seconds', 0):>10.1f}")
     if rows:
         _say("")
+        width = max([28] + [len(key) + 2 for key in rows])
         for key, value in rows.items():
             if isinstance(value, int):
-                _say(f"{key:<28}{value:>14,}")
+                _say(f"{key:<{width}}{value:>14,}")
     for line in manifest.get("summary_lines", []):
         _say(line)
     for line in _results_summary(manifest, path):
@@ -269,6 +321,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     _say(f"Report: {paths['html']}")
     _say(f"        {paths['markdown']}")
     _say(f"        {paths['insights']}")
+def _score_inputs(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(transactions path, customers path or None) from --input / --customers."""
+    from customer_behavior.errors import InputError
+
+    source = Path(args.input)
+    if "://" not in args.input and not source.exists():
+        raise InputError(f"--input {args.input!r} does not exist")
+    transactions = source / "transactions"
+    if transactions.is_dir():
+        customers = args.customers or (str(source / "customers") if (source / "customers").is_dir() else None)
+        return str(transactions), customers
+    return args.input, args.customers
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from customer_behavior import pipeline
+    from customer_behavior.personas.model import read_metadata
+
+    read_metadata(args.model)  # a wrong --model fails here, before Spark starts
+    transactions, customers = _score_inputs(args)
+    stages = [pipeline.make_score_stage(args.model, transactions, customers)]
+    manifest, path = _execute(args, command="score", stages=stages, default_output="out/score")
+    _print_summary(manifest, path)
     return 0
 
 
@@ -283,6 +358,21 @@ def cmd_init_config(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
     _say(f"Wrote {target}")
+    return 0
+
+
+def cmd_init_mapping(args: argparse.Namespace) -> int:
+    from customer_behavior.ingest.mapping import mapping_template
+
+    target = Path(args.path)
+    if target.exists() and not args.force:
+        raise ConfigError(f"{str(target)!r} already exists; pass --force to replace it")
+    text = mapping_template(args.preset or "")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    _say(f"Wrote {target}; use it with: {TOOL_NAME} run --input PATH --mapping {target}")
     return 0
 
 

@@ -192,3 +192,8 @@ CLV_TOTAL = "clv_total"
 AVG_PROB_ALIVE = "avg_prob_alive"
 HIGH_CHURN_CUSTOMERS = "high_churn_customers"
 HIGH_CHURN_REVENUE = "high_churn_revenue"
+
+# quarantine (rejected input rows: the original columns as strings, then these)
+RAW_LINE = "raw_line"  # the whole input line when it could not be split into fields
+SOURCE_FILE = "source_file"
+REASON = "reason"

@@ -87,6 +87,128 @@ class OutputConfig:
             raise ConfigError("output.path: must not be empty")
 
 
+PERSONA_ALGORITHMS = ("kmeans", "bisecting", "gmm")
+PERSONA_SELECTION_RULES = ("silhouette_tolerance", "silhouette_max", "elbow")
+# The names `personas.features` accepts; customer_behavior.personas.inputs defines each one.
+PERSONA_FEATURES = (
+    "log_monetary", "log_orders", "recency_days", "log_avg_order_value", "tenure_days", "weekend_share",
+    "discount_share", "return_rate", "avg_basket_size", "distinct_categories",
+    "category_shares", "payment_shares", "channel_shares",
+    "age", "gender", "country", "region", "acquisition_channel", "is_loyalty_member",
+)
+DEFAULT_PERSONA_FEATURES = [
+    "log_monetary", "log_orders", "recency_days", "log_avg_order_value", "tenure_days", "weekend_share",
+    "discount_share", "category_shares", "payment_shares", "channel_shares",
+    "age", "gender", "is_loyalty_member",
+]
+# Not in the default: return_rate (a ratio over few orders: one return of one order is 100%,
+# far out in the tail, and k-means|| initialisation seeds a cluster on such outliers),
+# country/region (not behaviour) and acquisition_channel (measured to blur the personas).
+
+
+@dataclass(frozen=True)
+class PersonasConfig:
+    features: list[str] = knob(
+        DEFAULT_PERSONA_FEATURES,
+        "Features that enter the clustering (demographic ones are skipped with a note when there is no customers table). "
+        f"Allowed: {', '.join(PERSONA_FEATURES)}.",
+    )
+    k_min: int = knob(2, "Smallest number of personas the sweep tries (at least 2).")
+    k_max: int = knob(10, "Largest number of personas the sweep tries (at most the number of customers).")
+    algorithm: str = knob("kmeans", "Clustering algorithm: kmeans, bisecting (BisectingKMeans) or gmm (GaussianMixture).")
+    selection: str = knob(
+        "silhouette_tolerance",
+        "How the sweep picks k: silhouette_tolerance (smallest k whose silhouette is within silhouette_tolerance of the best), "
+        "silhouette_max, or elbow (largest bend of the within-cluster cost curve).",
+    )
+    silhouette_tolerance: float = knob(0.005, "For selection = silhouette_tolerance: how far below the best silhouette a smaller k may be.")
+    seed: int = knob(42, "Seed of the clustering initialisation and of the sweep sample.")
+    max_iter: int = knob(40, "Maximum iterations of each clustering fit.")
+    restarts: int = knob(
+        3, "Fits per k with different seeds (seed, seed+1, ...); the one with the lowest cost is kept (k-means finds local optima)."
+    )
+    sweep_sample_size: int = knob(
+        50_000, "The sweep fits on a deterministic hash sample of about this many customers (0 = everyone); the final model fits on everyone."
+    )
+    share_prior: float = knob(
+        2.0, "Category/payment/channel shares are smoothed with this many pseudo-orders spread evenly over the values, so one order is not a 100% preference."
+    )
+    max_levels: int = knob(30, "At most this many values (the most frequent) of category, payment method and channel get a share column.")
+    layout_partitions: int = knob(8, "The customers are hash-partitioned into this many sorted partitions before fitting, so fits are reproducible.")
+
+    def __post_init__(self) -> None:
+        if not self.features:
+            raise ConfigError("personas.features: must name at least one feature")
+        for name in self.features:
+            if name not in PERSONA_FEATURES:
+                raise ConfigError(f"personas.features: unknown feature {name!r}; allowed: {', '.join(PERSONA_FEATURES)}")
+        if len(set(self.features)) != len(self.features):
+            raise ConfigError("personas.features: a feature is listed twice")
+        if self.k_min < 2:
+            raise ConfigError(f"personas.k_min: {self.k_min} must be at least 2 (one persona is not a segmentation)")
+        if self.k_max < self.k_min:
+            raise ConfigError(f"personas.k_max: {self.k_max} must be at least personas.k_min ({self.k_min})")
+        if self.k_max > 100:
+            raise ConfigError(f"personas.k_max: {self.k_max} is more than 100 personas; nobody can read that many")
+        if self.algorithm not in PERSONA_ALGORITHMS:
+            raise ConfigError(f"personas.algorithm: {self.algorithm!r} is not one of {', '.join(PERSONA_ALGORITHMS)}")
+        if self.selection not in PERSONA_SELECTION_RULES:
+            raise ConfigError(f"personas.selection: {self.selection!r} is not one of {', '.join(PERSONA_SELECTION_RULES)}")
+        if not 0 <= self.silhouette_tolerance < 1:
+            raise ConfigError(f"personas.silhouette_tolerance: {self.silhouette_tolerance} must be >= 0 and < 1")
+        if not 0 <= self.seed < 2**31:
+            raise ConfigError(f"personas.seed: {self.seed} must be between 0 and 2147483647")
+        if self.max_iter < 1:
+            raise ConfigError(f"personas.max_iter: {self.max_iter} must be at least 1")
+        if not 1 <= self.restarts <= 20:
+            raise ConfigError(f"personas.restarts: {self.restarts} must be between 1 and 20")
+        if self.sweep_sample_size < 0:
+            raise ConfigError(f"personas.sweep_sample_size: {self.sweep_sample_size} must be 0 (everyone) or positive")
+        if self.share_prior < 0:
+            raise ConfigError(f"personas.share_prior: {self.share_prior} must not be negative")
+        if self.max_levels < 1:
+            raise ConfigError(f"personas.max_levels: {self.max_levels} must be at least 1")
+        if self.layout_partitions < 1:
+            raise ConfigError(f"personas.layout_partitions: {self.layout_partitions} must be at least 1")
+
+
+_INPUT_FORMATS = ("auto", "csv", "parquet", "json")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    path: str = knob("", 'Your transaction log: a file or a directory of CSV (also .gz), Parquet or JSON-lines files. "" = generate synthetic data.')
+    format: str = knob("auto", "auto (by file extension), csv, parquet or json. Overrides the mapping's source.format.")
+    mapping: str = knob("", "Mapping file (TOML) from your columns to the canonical ones; write a template with 'customer-behavior init-mapping'.")
+    preset: str = knob("", 'Built-in mapping applied before the mapping file: "uci" (UCI Online Retail layout). "" = none.')
+    delimiter: str = knob("", 'CSV delimiter, overriding the mapping: ",", ";", "\\t", "|", "whitespace" (runs of spaces/tabs) or "auto". "" = from the mapping.')
+    timestamp_format: str = knob("", 'Spark datetime pattern of the event time, e.g. "yyyyMMdd" or "dd/MM/yyyy HH:mm" (several: separate with ||). "" = from the mapping (default ISO 8601).')
+    timezone: str = knob("", 'Zone of event times written without an offset, e.g. "Europe/Berlin". "" = from the mapping (default UTC).')
+    as_of: str = knob("", 'Events on or after this date (YYYY-MM-DD) are quarantined as event_after_as_of. "" = the day after the run date (UTC).')
+    min_amount: float = knob(-1_000_000.0, "Amounts below this are quarantined as amount_out_of_bounds (returns are negative).")
+    max_amount: float = knob(1_000_000.0, "Amounts above this are quarantined as amount_out_of_bounds.")
+    max_bad_fraction: float = knob(0.05, "Stop the run (after writing the quarantine) when more than this share of the rows is rejected; 1.0 = never stop.")
+
+    def __post_init__(self) -> None:
+        if self.format not in _INPUT_FORMATS:
+            raise ConfigError(f"input.format: {self.format!r} is not one of {', '.join(_INPUT_FORMATS)}")
+        if not 0.0 <= self.max_bad_fraction <= 1.0:
+            raise ConfigError(f"input.max_bad_fraction: {self.max_bad_fraction} must be between 0 and 1 (e.g. 0.05 for 5%)")
+        if not self.min_amount < self.max_amount:
+            raise ConfigError(f"input.min_amount: {self.min_amount} must be below input.max_amount {self.max_amount}")
+        if self.as_of:
+            try:
+                dt.date.fromisoformat(self.as_of.strip())
+            except ValueError:
+                raise ConfigError(f"input.as_of: {self.as_of!r} is not a date (YYYY-MM-DD)") from None
+        if self.path.strip():
+            from customer_behavior.ingest.mapping import load_input_mapping
+
+            load_input_mapping(self)  # a bad mapping fails here, before Spark starts
+        elif self.mapping or self.preset:
+            raise ConfigError("input.path: a mapping or preset was given but no input; pass --input PATH")
+
+
 @dataclass(frozen=True)
 class FeaturesConfig:
     as_of: str = knob("", 'End of the observation window (YYYY-MM-DD, exclusive: events on that day are not counted). "" = the day after the last event.')
@@ -109,7 +231,7 @@ class SegmentsConfig:
     recency_cuts: list[float] = knob([], "Recency cut points in days (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
     frequency_cuts: list[float] = knob([], "Order-count cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
     monetary_cuts: list[float] = knob([], "Net-spend cut points (bins - 1 increasing values) instead of quantiles; [] = quantiles.")
-    quantile_relative_error: float = knob(0.001, "Relative error of the approximate quantiles (0 = exact, slower on big data).")
+    monetary_significant_digits: int = knob(4, "Money quantiles are exact on a grid of this many significant digits (2 to 9); days and order counts are exact.")
     table_file: str = knob("", 'A TOML segment table mapping all 125 RFM codes to the 11 segments. "" = the built-in table.')
 
     def __post_init__(self) -> None:
@@ -123,8 +245,8 @@ class SegmentsConfig:
                 raise ConfigError(f"segments.{key}: {len(cuts)} cut points given; {self.bins} bins need {self.bins - 1}")
             if any(b <= a for a, b in zip(cuts, cuts[1:])) or any(c != c or c in (float("inf"), float("-inf")) for c in cuts):
                 raise ConfigError(f"segments.{key}: cut points must be finite and strictly increasing, got {cuts}")
-        if not 0 <= self.quantile_relative_error < 0.5:
-            raise ConfigError(f"segments.quantile_relative_error: {self.quantile_relative_error} must be >= 0 and < 0.5")
+        if not 2 <= self.monetary_significant_digits <= 9:
+            raise ConfigError(f"segments.monetary_significant_digits: {self.monetary_significant_digits} must be between 2 and 9")
         from customer_behavior.segment_table import load_segment_table
 
         load_segment_table(self.table_file or None)
@@ -132,7 +254,7 @@ class SegmentsConfig:
 
 @dataclass(frozen=True)
 class ClvConfig:
-    model: str = knob("bgnbd", 'Purchase/dropout model: "bgnbd" (BG/NBD, as lifetimes\' BetaGeoFitter) or "mbgnbd" (MBG/NBD: one-time buyers can drop out too, so their P(alive) falls with age).')
+    model: str = knob("mbgnbd", 'Purchase/dropout model: "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too, so their P(alive) falls with age) or "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer).')
     horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
     monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
     penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")
@@ -226,6 +348,8 @@ class Config:
     clv: ClvConfig = field(default_factory=ClvConfig)
     patterns: PatternsConfig = field(default_factory=PatternsConfig)
     insights: InsightsConfig = field(default_factory=InsightsConfig)
+    personas: PersonasConfig = field(default_factory=PersonasConfig)
+    input: InputConfig = field(default_factory=InputConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _section_to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -240,6 +364,8 @@ SECTION_HELP = {
     "clv": "Customer lifetime value and churn: BG/NBD and Gamma-Gamma fitted by maximum likelihood, scored per customer in Spark.",
     "patterns": "Behavioural patterns: time of day, categories, payment, cohorts, category affinities (FPGrowth).",
     "insights": "KPIs and the rules that turn them into recommendations.",
+    "personas": "Personas: MLlib clustering over scaled customer features, k chosen by a sweep, clusters named from their centroids.",
+    "input": "Your own transaction log (run --input PATH): reading, mapping and validation. Rejected rows go to quarantine/ with a reason.",
 }
 
 

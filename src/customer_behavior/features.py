@@ -57,6 +57,7 @@ _RETURNED_SPEND = "returned_spend"
 _WEEKEND_ORDERS = "weekend_orders"
 _DISCOUNTED_ORDERS = "discounted_orders"
 _PURCHASE_DAYS = "purchase_days"
+_MONTH = "month"
 
 
 # --------------------------------------------------------------------------- as-of date
@@ -105,12 +106,13 @@ def most_frequent(values: Column) -> Column:
     """The most frequent non-null element of an array; ties go to the alphabetically first.
 
     array_min over (negative count, value) structs picks the highest count, then the
-    smallest value. Null for an empty array.
+    smallest value. The count of v is size(values) - size(array_remove(values, v)), native
+    array functions rather than a nested lambda. Null for an empty array.
     """
-    present = F.filter(values, lambda v: v.isNotNull())
+    present = F.array_compact(values)
     ranked = F.transform(
         F.array_distinct(present),
-        lambda v: F.struct((-F.size(F.filter(present, lambda x: x == v))).alias("neg_count"), v.alias("value")),
+        lambda v: F.struct((F.size(F.array_remove(present, v)) - F.size(present)).alias("neg_count"), v.alias("value")),
     )
     return F.array_min(ranked).getField("value")
 
@@ -140,6 +142,7 @@ def aggregate_customers(transactions_df: DataFrame) -> DataFrame:
     order = is_order()
     order_line = F.struct(
         day.alias(_DAY),
+        F.trunc(day, "month").alias(_MONTH),
         money(F.col(C.AMOUNT)).alias(C.AMOUNT),
         F.col(C.CATEGORY).alias(C.CATEGORY),
         F.col(C.PAYMENT_METHOD).alias(C.PAYMENT_METHOD),
@@ -173,22 +176,20 @@ def with_derived_features(customers_df: DataFrame, *, as_of: dt.date) -> DataFra
         lambda acc, line: (acc + line[C.AMOUNT]).cast(MONEY_SUM),
     )
     frequency = F.size(F.col(_PURCHASE_DAYS)) - F.lit(1)
+    # lines.<field> (an array of one struct field) is a native extraction, no lambda
     return (
-        customers_df.withColumn(_PURCHASE_DAYS, F.array_distinct(F.transform(lines, lambda line: line[_DAY])))
+        customers_df.withColumn(_PURCHASE_DAYS, F.array_distinct(lines.getField(_DAY)))
         .withColumn(C.AS_OF_DATE, as_of_col)
         .withColumn(C.RECENCY_DAYS, F.datediff(as_of_col, last))
         .withColumn(C.MONETARY, net_spend.cast("double"))
         .withColumn(C.TENURE_DAYS, F.datediff(as_of_col, first))
         .withColumn(C.AVG_ORDER_VALUE, _ratio(F.col(C.MONETARY), orders))
         .withColumn(C.AVG_DAYS_BETWEEN_ORDERS, _ratio(F.datediff(last, first), orders - F.lit(1)))
-        .withColumn(C.ACTIVE_MONTHS, F.size(F.array_distinct(F.transform(lines, lambda line: F.trunc(line[_DAY], "month")))))
-        .withColumn(
-            C.DISTINCT_CATEGORIES,
-            F.size(F.array_distinct(F.filter(F.transform(lines, lambda line: line[C.CATEGORY]), lambda v: v.isNotNull()))),
-        )
-        .withColumn(C.FAVOURITE_CATEGORY, most_frequent(F.transform(lines, lambda line: line[C.CATEGORY])))
-        .withColumn(C.PREFERRED_PAYMENT_METHOD, most_frequent(F.transform(lines, lambda line: line[C.PAYMENT_METHOD])))
-        .withColumn(C.PREFERRED_CHANNEL, most_frequent(F.transform(lines, lambda line: line[C.CHANNEL])))
+        .withColumn(C.ACTIVE_MONTHS, F.size(F.array_distinct(lines.getField(_MONTH))))
+        .withColumn(C.DISTINCT_CATEGORIES, F.size(F.array_distinct(F.array_compact(lines.getField(C.CATEGORY)))))
+        .withColumn(C.FAVOURITE_CATEGORY, most_frequent(lines.getField(C.CATEGORY)))
+        .withColumn(C.PREFERRED_PAYMENT_METHOD, most_frequent(lines.getField(C.PAYMENT_METHOD)))
+        .withColumn(C.PREFERRED_CHANNEL, most_frequent(lines.getField(C.CHANNEL)))
         .withColumn(C.WEEKEND_SHARE, _ratio(F.col(_WEEKEND_ORDERS), orders))
         .withColumn(C.RETURN_RATE, _ratio(F.col(C.RETURNS), orders))
         .withColumn(C.DISCOUNT_SHARE, _ratio(F.col(_DISCOUNTED_ORDERS), orders))

@@ -19,15 +19,19 @@ import pyspark
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from customer_behavior import TOOL_NAME, __version__
+from customer_behavior import TOOL_NAME, __version__, personas
 from customer_behavior import columns as C
 from customer_behavior import features, segments
 from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insights, model as clv_model
 from customer_behavior.config import Config
 from customer_behavior.errors import InputError, ModelError, OutputError
 from customer_behavior.generate import engine as generate_engine
+from customer_behavior.local_data import literal_dataframe
+from customer_behavior.personas.inputs import require_columns
+from customer_behavior.personas.model import SWEEP_SCHEMA, load_model, write_model
+from customer_behavior.personas.profiles import PROFILE_SCHEMA
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
-from customer_behavior.segment_table import SegmentTable, load_segment_table
+from customer_behavior.segment_table import SegmentTable, load_segment_table, parse_segment_table
 from customer_behavior.session import java_major_version
 from customer_behavior.tracking import StageTracker
 
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DATA_DIR = "data"
 TABLES_DIR = "tables"
+MODEL_DIR = "model"
 
 
 @dataclass
@@ -49,6 +54,7 @@ class RunContext:
     rows: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, DataFrame] = field(default_factory=dict)
+    summary_lines: list[str] = field(default_factory=list)  # shown under the run summary
 
     def path(self, *parts: str) -> str:
         return str(self.root.joinpath(*parts))
@@ -88,6 +94,66 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.results["rate_scale"] = generate_engine.effective_rate_scale(ctx.cfg.generate)
         ctx.tables["transactions"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "transactions"))
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
+
+
+def stage_ingest(ctx: RunContext) -> None:
+    """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
+
+    One pass over the input: every row is validated once and written once to a staged table
+    (accepted and rejected rows together); the row accounting, the canonical table and the
+    quarantine are then read off that Parquet table.
+    """
+    from customer_behavior.ingest import plan as ingest
+    from customer_behavior.ingest import validation as V
+    from customer_behavior.ingest.readers import input_errors
+
+    input_cfg = ctx.cfg.input
+    with ctx.tracker.stage("ingest", f"Read and validate {input_cfg.path}") as record:
+        plan = ingest.plan_ingest(ctx.spark, input_cfg)
+        results: dict[str, Any] = {
+            "path": input_cfg.path,
+            "format": plan.transactions.raw.format,
+            "delimiter": plan.transactions.raw.delimiter,
+            "source_columns": list(plan.transactions.raw.source_columns),
+            "column_sources": plan.resolved.sources,
+            "amount": "quantity x unit_price" if plan.resolved.amount_from_product else "amount column",
+            "as_of": plan.rules.as_of.isoformat(),
+            "missing_optional": plan.resolved.missing_optional,
+        }
+        ctx.results["ingest"] = results
+        record.notes.extend(f"no {name}: {uses}" for name, uses in plan.resolved.missing_optional.items())
+        tables = [("transactions", plan.transactions, V.canonical_transaction_columns(plan.resolved), C.TRANSACTIONS_SCHEMA, ingest.R.TRANSACTION_REASONS)]
+        if plan.customers is not None:
+            tables.append(("customers", plan.customers, V.canonical_customer_columns(), C.CUSTOMERS_SCHEMA, ingest.R.CUSTOMER_REASONS))
+        for name, table, canonical, schema, reasons in tables:
+            staged_path = ctx.path(f"_staged_{name}")
+            with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
+                staged_df = V.staged_rows(table.validated_df, source_columns=table.raw.source_columns, canonical=canonical)
+                # not partitioned: a partitioned write sorts every task's rows first
+                staged_df.write.mode("overwrite").parquet(staged_path)
+            staged_df = ctx.spark.read.parquet(staged_path)
+            # exact and cheap: Parquet reads just the (mostly null) reason column
+            counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
+            acc = ingest.accounting(counts, reasons)
+            if acc["read"] == 0:
+                raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
+            write_parquet(V.quarantine_from_staged(staged_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
+            ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
+            ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
+            results[f"{name}_rows"] = acc
+            if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
+                kept_at = ingest.move_quarantine_out(ctx.root)
+                raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
+            if acc["accepted"] == 0:
+                raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
+            write_parquet(V.accepted_from_staged(staged_df, schema=schema), ctx.path(DATA_DIR, name))
+            shutil.rmtree(staged_path, ignore_errors=True)
+            ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
+
+
+def stage_source(ctx: RunContext) -> None:
+    """Where the transactions come from: the user's input when given, else the generator."""
+    (stage_ingest if ctx.cfg.input.path else stage_generate)(ctx)
 
 
 # --------------------------------------------------------------------------- features and segments (issue 3)
@@ -242,6 +308,9 @@ def stage_clv(ctx: RunContext) -> None:
             results["top_customers"] = _rows(clv_insights.top_customers(clv_df))
             results["horizon_months"] = cfg.horizon_months
             results["monthly_discount_rate"] = cfg.monthly_discount_rate
+            truth_df = _truth_df(ctx)
+            if truth_df is not None:
+                results["planted_truth"] = clv_evaluate.planted_churn_auc(clv_df, truth_df)
         if cfg.evaluate and "transactions" in ctx.tables:
             try:
                 results["holdout"] = {"status": "ok", **clv_evaluate.evaluate_holdout(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx))}
@@ -339,7 +408,118 @@ def stage_report(ctx: RunContext) -> None:
 
 
 Stage = Callable[[RunContext], None]
-RUN_STAGES: list[Stage] = [stage_generate, stage_features, stage_segments, stage_clv, stage_patterns, stage_insights, stage_report]
+# --------------------------------------------------------------------------- personas (issue 4)
+
+
+def _customer_features(ctx: RunContext) -> DataFrame:
+    """customer_features from the features stage, or computed here when it has not run."""
+    if "customer_features" in ctx.tables:
+        return ctx.tables["customer_features"]
+    bounds = features.event_day_bounds(ctx.tables["transactions"]).first()
+    as_of = features.resolve_as_of(None, bounds["first_day"], bounds["last_day"])
+    return features.customer_features(ctx.tables["transactions"], as_of=as_of)
+
+
+def stage_personas(ctx: RunContext) -> None:
+    cfg = ctx.cfg.personas
+    description = f"Personas: {cfg.algorithm} over k = {cfg.k_min}..{cfg.k_max}, named from their centroids"
+    with ctx.tracker.stage("personas", description) as record:
+        fit = personas.fit_personas(
+            _customer_features(ctx),
+            ctx.tables["transactions"],
+            ctx.tables.get("customers"),
+            cfg,
+            segments_df=ctx.tables.get("rfm_segments"),
+        )
+        record.notes.extend(fit.notes)
+        write_parquet(fit.assignments_df, ctx.path(TABLES_DIR, "personas"))
+        ctx.tables["personas"] = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "personas"))
+        write_parquet(literal_dataframe(ctx.spark, fit.profile_rows, PROFILE_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_profiles"))
+        write_parquet(literal_dataframe(ctx.spark, fit.sweep_rows, SWEEP_SCHEMA).coalesce(1), ctx.path(TABLES_DIR, "persona_sweep"))
+        # RFM cut points and the segment table, when the segments stage ran, travel with the model.
+        write_model(fit.model, ctx.path(MODEL_DIR), fit.metadata(cfg) | {"rfm": _rfm_scoring(ctx)})
+        for df in fit.cached:
+            df.unpersist()
+        result: dict[str, Any] = {
+            "k": fit.chosen_k,
+            "selection": fit.rule,
+            "algorithm": cfg.algorithm,
+            "customers": fit.customers,
+            "sweep_sample_size": fit.sample_size,
+            "features": fit.plan.to_dict() | {"vocabulary": {g: len(v) for g, v in fit.plan.vocabulary.items()}},
+            "personas": {row[1]: row[2] for row in fit.profile_rows},
+        }
+        truth_df = _truth_df(ctx)
+        if truth_df is not None:
+            ari = personas.adjusted_rand_index(personas.contingency(ctx.tables["personas"], truth_df)).first()
+            result["adjusted_rand_index"] = round(float(ari["ari"]), 4)
+        ctx.results["personas"] = result
+        line = f"personas: {fit.chosen_k} ({', '.join(row[1] for row in fit.profile_rows)})"
+        ctx.summary_lines.append(line)
+        if "adjusted_rand_index" in result:
+            ctx.summary_lines.append(f"personas vs planted truth: adjusted Rand index {result['adjusted_rand_index']:.3f}")
+
+
+def _rfm_scoring(ctx: RunContext) -> dict[str, Any] | None:
+    if "segments" not in ctx.results:
+        return None
+    table = load_segment_table(ctx.cfg.segments.table_file or None)
+    return {
+        "bins": ctx.results["segments"]["bins"],
+        "cut_points": ctx.results["segments"]["cut_points"],
+        "segment_table": {"segments": [{"name": s.name, "rule": s.rule, "description": s.description, "codes": list(s.codes)} for s in table.segments]},
+    }
+
+
+def score_segments(features_df: DataFrame, rfm: dict[str, Any]) -> DataFrame:
+    """customer_id, r/f/m scores, rfm_code, segment with the cut points saved at training time."""
+    cut_points = rfm["cut_points"]
+    cuts = segments.CutPoints(
+        recency=tuple(cut_points["recency_days"]), frequency=tuple(cut_points["orders"]), monetary=tuple(cut_points["monetary"])
+    )
+    table = parse_segment_table(rfm["segment_table"], "the model's segment table")
+    return segments.assign_segments(features_df, cuts=cuts, table=table, bins=int(rfm["bins"])).select(
+        C.CUSTOMER_ID, C.R_SCORE, C.F_SCORE, C.M_SCORE, C.RFM_CODE, C.SEGMENT
+    )
+
+
+def make_score_stage(model_path: str, transactions_path: str, customers_path: str | None) -> Stage:
+    """`customer-behavior score`: personas (and RFM segments when the model carries cut points) for new data."""
+
+    def stage_score(ctx: RunContext) -> None:
+        with ctx.tracker.stage("score", f"Assign personas with the model in {model_path}") as record:
+            model, metadata = load_model(model_path)
+            transactions_df = read_parquet_input(ctx.spark, transactions_path, "transactions")
+            require_columns(transactions_df, personas.workflow.SCORE_TRANSACTION_COLUMNS, f"--input {transactions_path!r}")
+            customers_df = read_parquet_input(ctx.spark, customers_path, "customers") if customers_path else None
+            bounds = features.event_day_bounds(transactions_df).first()
+            as_of = features.resolve_as_of(None, bounds["first_day"], bounds["last_day"])
+            features_df = features.customer_features(transactions_df, as_of=as_of)
+            scored_df = personas.score_personas(model, metadata, features_df, transactions_df, customers_df)
+            if metadata.get("rfm") is None:
+                record.notes.append("score: the model carries no RFM cut points (no segments stage in its run); personas only")
+            else:
+                scored_df = scored_df.join(score_segments(features_df, metadata["rfm"]), on=C.CUSTOMER_ID, how="left")
+            write_parquet(scored_df, ctx.path("personas"))
+            counts = {r[C.PERSONA_NAME]: r["count"] for r in ctx.spark.read.parquet(ctx.path("personas")).groupBy(C.PERSONA_NAME).count().collect()}
+            ctx.rows["customers_scored"] = sum(counts.values())
+            ctx.results["score"] = {"model": model_path, "input": transactions_path, "as_of": as_of.isoformat(), "personas": counts}
+
+    return stage_score
+
+
+def read_parquet_input(spark: SparkSession, path: str, what: str) -> DataFrame:
+    try:
+        return spark.read.parquet(path)
+    except Exception as exc:  # noqa: BLE001 - Spark's AnalysisException becomes one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{what} {path!r} cannot be read as Parquet: {first[:200]}") from None
+
+
+Stage = Callable[[RunContext], None]
+RUN_STAGES: list[Stage] = [
+    stage_source, stage_features, stage_segments, stage_personas, stage_clv, stage_patterns, stage_insights, stage_report,
+]
 
 
 # --------------------------------------------------------------------------- runs
@@ -369,6 +549,7 @@ def _manifest(ctx: RunContext, started: dt.datetime, status: str) -> dict[str, A
         "versions": versions(ctx.spark),
         "rows": ctx.rows,
         "results": ctx.results,
+        "summary_lines": ctx.summary_lines,
         "stages": ctx.tracker.to_list(),
         "total_seconds": round(sum(r.seconds for r in ctx.tracker.records), 3),
         "config": ctx.cfg.to_dict(),

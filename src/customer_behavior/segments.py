@@ -1,10 +1,12 @@
 """R, F and M scores from quantile bins and the 11 named RFM segments.
 
 Scores (also in docs/definitions.md):
-- Cut points: for each of recency_days, orders and monetary, the approximate quantiles
-  at 1/bins, 2/bins, ..., (bins-1)/bins over all customers (`approxQuantile`: one job,
-  a few numbers to the driver, never a window over the whole data), or the user's cut
-  points from the config.
+- Cut points: for each of recency_days, orders and monetary, the quantiles at 1/bins,
+  2/bins, ..., (bins-1)/bins over all customers, read off one grouped histogram (one job,
+  a bounded table to the driver, never a window over the whole data): exact for days and
+  order counts, and for money exact on a grid of `monetary_significant_digits` significant
+  digits. Unlike approxQuantile the result does not depend on partitioning. Or the user's
+  cut points from the config.
 - Value-based bins, so equal values always get equal scores:
   F = 1 + number of cut points strictly below the order count (likewise M for monetary);
   R = 1 + number of cut points strictly above the recency in days (recent = high).
@@ -60,14 +62,70 @@ def quantile_probabilities(bins: int) -> list[float]:
     return [i / bins for i in range(1, bins)]
 
 
+def _histogram_key(value: Column, significant_digits: int) -> Column:
+    """An exact, layout-independent bucket of a value, as its upper edge.
+
+    Whole numbers (days, order counts) are their own bucket. Money is counted in cents
+    and rounded up to `significant_digits` digits with integer arithmetic, so every
+    machine computes the same edge (relative precision 10^-(digits-1)).
+    """
+    cents = F.ceil(value * F.lit(100)).cast("long")
+    digits = F.length(F.abs(cents).cast("string"))
+    unit = F.pow(F.lit(10), F.greatest(digits - F.lit(significant_digits), F.lit(0))).cast("long")
+    magnitude = F.ceil(F.abs(cents) / unit).cast("long") * unit
+    edge_cents = F.when(cents < 0, -F.floor(F.abs(cents) / unit).cast("long") * unit).otherwise(magnitude)
+    return edge_cents.cast("double") / F.lit(100.0)
+
+
+def value_histogram(features_df: DataFrame, names: list[str], *, significant_digits: int) -> DataFrame:
+    """(metric, edge, customers) for each metric: one job, a bounded table.
+
+    Recency and order counts take at most a few thousand distinct values; money is
+    bucketed to `significant_digits`, at most ~9 x 10^(digits-1) buckets per decade.
+    """
+    money = {C.MONETARY}
+    keyed = [
+        F.struct(F.lit(name).alias("metric"), (_histogram_key(F.col(name), significant_digits) if name in money else F.col(name).cast("double")).alias("edge"))
+        for name in names
+    ]
+    return (
+        features_df.select(F.explode(F.array(*keyed)).alias("m"))
+        .groupBy(F.col("m.metric").alias("metric"), F.col("m.edge").alias("edge"))
+        .agg(F.count(F.lit(1)).alias("customers"))
+    )
+
+
+def quantiles_from_histogram(rows: list[tuple[float, int]], bins: int) -> list[float]:
+    """For k = 1..bins-1, the smallest edge whose cumulative count reaches ceil(k x total / bins)
+    (the value at that rank: exact on the grid, in integer arithmetic)."""
+    ordered = sorted(rows)
+    total = sum(count for _, count in ordered)
+    out, running, i = [], 0, 0
+    for k in range(1, bins):
+        target = -(-k * total // bins)
+        while i < len(ordered) - 1 and running + ordered[i][1] < target:
+            running += ordered[i][1]
+            i += 1
+        out.append(float(ordered[i][0]))
+    return out
+
+
 def fit_cut_points(features_df: DataFrame, cfg: SegmentsConfig) -> CutPoints:
-    """Cut points per dimension: the user's, or approximate quantiles (one Spark job for all)."""
+    """Cut points per dimension: the user's, or quantiles over the whole data set.
+
+    The quantiles come from one grouped histogram (a bounded table to the driver), not
+    approxQuantile: its sketch depends on how rows fall into partitions, so the same data
+    on another cluster could move a cut point and re-score customers at the edge.
+    """
     given = {C.RECENCY_DAYS: cfg.recency_cuts, C.ORDERS: cfg.frequency_cuts, C.MONETARY: cfg.monetary_cuts}
     wanted = [name for name, cuts in given.items() if not cuts]
     fitted: dict[str, list[float]] = {}
     if wanted:
-        quantiles = features_df.approxQuantile(wanted, quantile_probabilities(cfg.bins), cfg.quantile_relative_error)
-        fitted = dict(zip(wanted, quantiles))
+        histogram: dict[str, list[tuple[float, int]]] = {name: [] for name in wanted}
+        for row in value_histogram(features_df, wanted, significant_digits=cfg.monetary_significant_digits).collect():
+            if row["edge"] is not None:
+                histogram[row["metric"]].append((row["edge"], row["customers"]))
+        fitted = {name: quantiles_from_histogram(rows, cfg.bins) if rows else [0.0] * (cfg.bins - 1) for name, rows in histogram.items()}
     cuts = {name: tuple(float(c) for c in (given[name] or fitted[name])) for name in given}
     return CutPoints(recency=cuts[C.RECENCY_DAYS], frequency=cuts[C.ORDERS], monetary=cuts[C.MONETARY])
 
@@ -157,8 +215,10 @@ def segment_summary(rfm_df: DataFrame, *, table: SegmentTable) -> DataFrame:
     customer_share and revenue_share are of all segmented customers; revenue is net
     spend; mean_order_value = segment revenue / segment orders.
     """
-    spark = rfm_df.sparkSession
-    names_df = spark.createDataFrame([(i, name) for i, name in enumerate(table.names())], ["segment_order", C.SEGMENT])
+    # Built from spark.range, not createDataFrame(list): that would need Python on the executors.
+    names_df = rfm_df.sparkSession.range(1).select(
+        F.inline(F.array(*[F.struct(F.lit(i).alias("segment_order"), F.lit(name).alias(C.SEGMENT)) for i, name in enumerate(table.names())]))
+    )
     per_segment_df = rfm_df.groupBy(C.SEGMENT).agg(
         F.count(F.lit(1)).alias(C.CUSTOMERS),
         F.sum(F.col(C.MONETARY).cast("decimal(28,6)")).alias(C.REVENUE),

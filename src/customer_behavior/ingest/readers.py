@@ -1,0 +1,310 @@
+"""Read a user's files into a DataFrame of raw values, every CSV/JSON field a string.
+
+No schema inference: a CSV field stays the text it was ("007" keeps its zeros) and the
+validation step parses it with try_ functions. Lines with the wrong number of fields (or
+that are not JSON) are kept, flagged in `RAW_LINE`, so that validation can quarantine
+them; nothing is dropped here except blank lines and the header line of each file.
+
+Reading plans are lazy, except for the first line of a CSV file (the header, the
+delimiter guess and a binary check), which is read once on the driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
+
+from customer_behavior.errors import InputError
+from customer_behavior.ingest.mapping import WHITESPACE, SourceOptions
+
+log = logging.getLogger(__name__)
+
+# Internal columns beside the user's; renamed to columns.RAW_LINE / SOURCE_FILE in the quarantine.
+RAW_LINE = "__cb_raw_line"
+SOURCE_FILE = "__cb_source_file"
+
+DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+_CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".dat", ".psv")
+_JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
+_COMPRESSIONS = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst")
+_WHITESPACE_RUN = r"[ \t]+"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    df: DataFrame  # the source columns under their own names, then RAW_LINE and SOURCE_FILE
+    source_columns: tuple[str, ...]
+    format: str
+    delimiter: str | None
+    path: str
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _deepest_java_message(exc: BaseException) -> str | None:
+    java = getattr(exc, "java_exception", None)
+    if java is None:
+        return None
+    try:
+        while java.getCause() is not None:
+            java = java.getCause()
+        return str(java.toString())
+    except Exception:  # noqa: BLE001 - the gateway may be gone; fall back to the Python text
+        return None
+
+
+_KNOWN_PROBLEMS = (
+    (re.compile(r"Unexpected end of (ZLIB )?input stream|EOFException", re.I), "the compressed file is truncated or corrupt ({detail})"),
+    (re.compile(r"Not in GZIP format|incorrect header check|invalid (block|stored block|distance)", re.I), "the compressed file is corrupt ({detail})"),
+    (re.compile(r"is not a Parquet file|magic number|Could not read footer|CANNOT_READ_FILE_FOOTER", re.I), "it is not a readable Parquet file ({detail})"),
+    (re.compile(r"PATH_NOT_FOUND|Path does not exist|FileNotFoundException", re.I), "the path does not exist ({detail})"),
+    (re.compile(r"MalformedInputException|unmappable character", re.I), "it is not text in the expected encoding ({detail})"),
+)
+
+
+def explain_spark_error(exc: BaseException) -> str:
+    """A one-line explanation of a Spark/Py4J failure while reading user data."""
+    text = _deepest_java_message(exc) or str(exc)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    detail = first[:200]
+    for pattern, message in _KNOWN_PROBLEMS:
+        if pattern.search(str(exc)) or pattern.search(text):
+            return message.format(detail=detail)
+    return detail
+
+
+@contextlib.contextmanager
+def input_errors(path: str, what: str = "input") -> Iterator[None]:
+    """Turn a Spark or Py4J failure into a one-line InputError naming the path."""
+    from py4j.protocol import Py4JError
+
+    try:
+        yield
+    except InputError:
+        raise
+    except (Py4JError, Exception) as exc:  # noqa: BLE001 - PySpark raises many captured types
+        from pyspark.errors import PySparkException
+
+        if isinstance(exc, (Py4JError, PySparkException)) or type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise InputError(f"{what} {path!r} cannot be read: {explain_spark_error(exc)}") from exc
+        raise
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file:")
+
+
+def _local(path: str) -> Path:
+    return Path(re.sub(r"^file:(//)?", "", path)).expanduser()
+
+
+def _data_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(("_", ".")))
+
+
+def _strip_compression(name: str) -> str:
+    lowered = name.lower()
+    for ext in _COMPRESSIONS:
+        if lowered.endswith(ext):
+            return lowered[: -len(ext)]
+    return lowered
+
+
+def detect_format(files: list[Path]) -> str:
+    names = [_strip_compression(p.name) for p in files]
+    if names and all(n.endswith(".parquet") for n in names):
+        return "parquet"
+    if names and all(n.endswith(_JSON_EXTENSIONS) for n in names):
+        return "json"
+    return "csv"
+
+
+def check_path(path: str, what: str = "input") -> list[Path] | None:
+    """Fail early and clearly on a missing path, an empty directory or an empty file."""
+    if not _is_local(path):
+        return None
+    local = _local(path)
+    if not local.exists():
+        raise InputError(f"{what} {path!r} does not exist")
+    files = _data_files(local) if local.is_dir() else [local]
+    if not files:
+        raise InputError(f"{what} {path!r} is a directory without data files")
+    if all(f.stat().st_size == 0 for f in files):
+        raise InputError(f"{what} {path!r} is empty (0 bytes)")
+    return files
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _first_line(spark: SparkSession, path: str, encoding: str) -> str | None:
+    lines = spark.read.option("lineSep", "\n").text(path) if encoding.upper() in ("UTF-8", "UTF8") else None
+    if lines is None:
+        # the text source is UTF-8 only; read the first line through the CSV source with a
+        # delimiter that never occurs, which honours the encoding
+        lines = (
+            spark.read.option("sep", "\u0001").option("quote", "\u0000").option("header", False)
+            .option("encoding", encoding).schema("value string").csv(path)
+        )
+    row = lines.filter(F.length(F.trim(F.col("value"))) > 0).limit(1).collect()
+    return row[0]["value"].rstrip("\r") if row else None
+
+
+def looks_binary(line: str) -> bool:
+    if "\x00" in line:
+        return True
+    odd = sum(1 for ch in line if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\r\n"))
+    return odd > max(2, len(line) // 20)
+
+
+def guess_delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in DELIMITER_CANDIDATES}
+    best = max(DELIMITER_CANDIDATES, key=lambda d: counts[d])
+    if counts[best] > 0:
+        return best
+    return WHITESPACE if re.search(_WHITESPACE_RUN, line.strip()) else ","
+
+
+def _header_fields(line: str, delimiter: str, quote: str) -> list[str]:
+    if delimiter == WHITESPACE:
+        return re.split(_WHITESPACE_RUN, line.strip())
+    if len(delimiter) == 1:
+        return next(csv.reader([line], delimiter=delimiter, quotechar=quote or None))
+    return line.split(delimiter)
+
+
+def _column_names(header_fields: list[str], options: SourceOptions, path: str, what: str) -> list[str]:
+    if not options.header:
+        if options.column_names:
+            if len(options.column_names) != len(header_fields):
+                raise InputError(
+                    f"{what} {path!r}: source.column_names names {len(options.column_names)} columns "
+                    f"but the first line has {len(header_fields)} fields"
+                )
+            return list(options.column_names)
+        return [f"_c{i}" for i in range(len(header_fields))]
+    names: list[str] = []
+    for i, raw in enumerate(header_fields):
+        name = raw.strip().lstrip("\ufeff").strip() or f"_c{i}"
+        if name in names:
+            name = f"{name}_{i}"
+        names.append(name)
+    return names
+
+
+def _read_delimited(spark: SparkSession, path: str, options: SourceOptions, what: str) -> RawTable:
+    first = _first_line(spark, path, options.encoding)
+    if first is None:
+        raise InputError(f"{what} {path!r} is empty (only blank lines)")
+    if looks_binary(first):
+        raise InputError(f"{what} {path!r} does not look like a text file (binary data); is it compressed with an unsupported codec, or a spreadsheet? Export it as CSV")
+    delimiter = guess_delimiter(first) if options.delimiter == "auto" else options.delimiter
+    names = _column_names(_header_fields(first, delimiter, options.quote), options, path, what)
+    if delimiter == WHITESPACE:
+        df = _read_whitespace(spark, path, names, first if options.header else None)
+    else:
+        schema = T.StructType([T.StructField(n, T.StringType(), True) for n in names] + [T.StructField(RAW_LINE, T.StringType(), True)])
+        df = (
+            spark.read.schema(schema)
+            .option("sep", delimiter)
+            .option("header", options.header)
+            .option("quote", options.quote if options.quote else "\u0000")
+            .option("escape", options.escape or "\\")
+            .option("encoding", options.encoding)
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", RAW_LINE)
+            .option("enforceSchema", True)
+            .csv(path)
+            .withColumn(SOURCE_FILE, F.input_file_name())
+        )
+    return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path)
+
+
+def _read_whitespace(spark: SparkSession, path: str, names: list[str], header_line: str | None) -> DataFrame:
+    """Fields separated by runs of spaces/tabs: split each line with a regex in Spark SQL."""
+    line = F.regexp_replace(F.col("value"), r"^[ \t\r]+|[ \t\r]+$", "")
+    lines_df = spark.read.text(path).select(line.alias("line"), F.input_file_name().alias(SOURCE_FILE)).filter(F.length(F.col("line")) > 0)
+    if header_line is not None:
+        # every file of a directory repeats the header
+        lines_df = lines_df.filter(F.col("line") != F.lit(header_line.strip(" \t\r")))
+    fields = F.split(F.col("line"), _WHITESPACE_RUN)
+    is_malformed = F.size(F.col("fields")) != F.lit(len(names))
+    return (
+        lines_df.withColumn("fields", fields)
+        .select(
+            *[F.get(F.col("fields"), i).alias(name) for i, name in enumerate(names)],
+            F.when(is_malformed, F.col("line")).alias(RAW_LINE),
+            F.col(SOURCE_FILE),
+        )
+    )
+
+
+# --------------------------------------------------------------------------- JSON lines, Parquet
+
+
+def _stringify_complex(df: DataFrame) -> DataFrame:
+    """Nested values become JSON text: the mapping only addresses flat columns."""
+    complex_types = (T.StructType, T.ArrayType, T.MapType)
+    return df.select(*[F.to_json(F.col(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else F.col(f.name) for f in df.schema.fields])
+
+
+def _read_json(spark: SparkSession, path: str, options: SourceOptions, what: str) -> RawTable:
+    df = (
+        spark.read.option("primitivesAsString", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", RAW_LINE)
+        .option("encoding", options.encoding)
+        .json(path)
+    )
+    if not df.columns:
+        raise InputError(f"{what} {path!r} has no JSON records")
+    names = [c for c in df.columns if c != RAW_LINE]
+    if RAW_LINE not in df.columns:
+        df = df.withColumn(RAW_LINE, F.lit(None).cast("string"))
+    complex_types = (T.StructType, T.ArrayType, T.MapType)
+    values = [F.to_json(F.col(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else F.col(f.name) for f in df.schema.fields if f.name in names]
+    df = df.select(*values, F.col(RAW_LINE), F.input_file_name().alias(SOURCE_FILE))
+    return RawTable(df=df, source_columns=tuple(names), format="json", delimiter=None, path=path)
+
+
+def _read_parquet(spark: SparkSession, path: str, what: str) -> RawTable:
+    df = spark.read.parquet(path)
+    names = list(df.columns)
+    df = _stringify_complex(df).withColumn(RAW_LINE, F.lit(None).cast("string")).withColumn(SOURCE_FILE, F.input_file_name())
+    return RawTable(df=df, source_columns=tuple(names), format="parquet", delimiter=None, path=path)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def read_raw(spark: SparkSession, path: str, options: SourceOptions, *, what: str = "input") -> RawTable:
+    """The raw table of a file or directory (CSV, JSON lines, Parquet), or an InputError."""
+    path = os.fspath(path)
+    files = check_path(path, what)
+    fmt = options.format
+    if fmt == "auto":
+        fmt = detect_format(files) if files is not None else "csv"
+    with input_errors(path, what):
+        if fmt == "parquet":
+            table = _read_parquet(spark, path, what)
+        elif fmt == "json":
+            table = _read_json(spark, path, options, what)
+        else:
+            table = _read_delimited(spark, path, options, what)
+    if not table.source_columns:
+        raise InputError(f"{what} {path!r} has no columns")
+    return table

@@ -1,0 +1,404 @@
+"""Raw values -> canonical columns plus a quarantine reason, as Spark SQL expressions.
+
+Everything is parsed with try_ functions (ANSI mode stays on: a plain cast of bad text
+would fail the job). Each row gets the first rule it fails (`reasons.TRANSACTION_REASONS`
+is the order) or no reason at all; the only shuffle is the duplicate check. The result
+splits into the canonical table (`accepted_transactions`) and the quarantine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window as W, functions as F, types as T
+
+from customer_behavior import columns as C
+from customer_behavior.errors import InputError
+from customer_behavior.ingest import reasons as R
+from customer_behavior.ingest.mapping import CustomersMapping, Mapping
+from customer_behavior.ingest.readers import RAW_LINE, SOURCE_FILE, RawTable
+
+# Where an absent optional column shows up downstream (recorded in the manifest and report).
+OPTIONAL_USES = {
+    C.CATEGORY: "patterns: category mix and category affinities; features: distinct_categories, favourite_category",
+    C.PAYMENT_METHOD: "patterns: payment mix; features: preferred_payment_method",
+    C.CHANNEL: "patterns: channel mix; features: preferred_channel",
+    C.QUANTITY: "features: avg_basket_size",
+    C.DISCOUNT: "features: discount_share",
+    C.UNIT_PRICE: "unit_price is left empty",
+    C.STATUS: "returns recognised only by negative quantities or amounts (and the invoice prefix, if set)",
+    C.TRANSACTION_ID: "transaction ids derived from a hash of each row",
+    "customers": "report: demographic breakdowns (age, gender, country, region, acquisition channel, loyalty)",
+}
+REQUIRED = (C.CUSTOMER_ID, C.EVENT_TS)
+_NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
+_HAS_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d\d(:?\d\d)?)$"
+_MAX_QUANTITY = 2_000_000_000
+_LOYALTY_TRUE = ("true", "yes", "y", "1", "t")
+_LOYALTY_FALSE = ("false", "no", "n", "0", "f")
+
+
+@dataclass(frozen=True)
+class Rules:
+    as_of: dt.date  # events on or after midnight UTC of this day are quarantined
+    min_amount: float
+    max_amount: float
+
+
+@dataclass(frozen=True)
+class ResolvedColumns:
+    """Which source column feeds each canonical column (absent optional ones are missing)."""
+
+    sources: dict[str, str]
+    amount_from_product: bool
+    missing_optional: dict[str, str]
+
+
+# --------------------------------------------------------------------------- resolving names
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _find(wanted: str, present: tuple[str, ...]) -> str | None:
+    if wanted in present:
+        return wanted
+    matches = [p for p in present if _normal(p) == _normal(wanted)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _missing_message(table: RawTable, missing: list[str], what: str) -> str:
+    present = ", ".join(table.source_columns) or "(none)"
+    hint = ""
+    if len(table.source_columns) == 1 and any(d in table.source_columns[0] for d in ",;\t|"):
+        hint = "; the header was read as a single column: is the delimiter right (--delimiter)?"
+    return f"{what} {table.path!r}: required column missing: {'; '.join(missing)}. Present columns: {present}{hint}. Map your columns with --mapping FILE (customer-behavior init-mapping writes a template)"
+
+
+def resolve_columns(table: RawTable, mapping: Mapping, what: str = "input") -> ResolvedColumns:
+    """Match canonical names to the file's columns, or fail listing missing and present columns."""
+    present = table.source_columns
+    sources: dict[str, str] = {}
+    missing: list[str] = []
+    for name in (C.TRANSACTION_ID, C.CUSTOMER_ID, C.EVENT_TS, C.CATEGORY, C.QUANTITY, C.UNIT_PRICE, C.DISCOUNT, C.AMOUNT, C.PAYMENT_METHOD, C.CHANNEL, C.STATUS):
+        wanted = mapping.columns.get(name)
+        found = _find(wanted or name, present)
+        if found is not None:
+            sources[name] = found
+        elif wanted:  # named explicitly, so its absence is a mistake, not an optional column
+            missing.append(f"{name} (mapped to {wanted!r})")
+    missing += [name for name in REQUIRED if name not in sources and name not in mapping.columns]
+    if mapping.amount_source == "amount" and C.AMOUNT not in sources and C.AMOUNT not in mapping.columns:
+        missing.append("amount")
+    if mapping.amount_source == "quantity_x_unit_price":
+        missing += [n for n in (C.QUANTITY, C.UNIT_PRICE) if n not in sources and n not in mapping.columns]
+    if mapping.amount_source == "auto" and C.AMOUNT not in sources and not (C.QUANTITY in sources and C.UNIT_PRICE in sources):
+        missing.append("amount (or quantity and unit_price)")
+    if missing:
+        raise InputError(_missing_message(table, missing, what))
+    amount_from_product = mapping.amount_source == "quantity_x_unit_price" or (mapping.amount_source == "auto" and C.AMOUNT not in sources)
+    missing_optional = {name: OPTIONAL_USES[name] for name in OPTIONAL_USES if name != "customers" and name not in sources}
+    if mapping.customers is None or not mapping.customers.path:
+        missing_optional["customers"] = OPTIONAL_USES["customers"]
+    return ResolvedColumns(sources=sources, amount_from_product=amount_from_product, missing_optional=missing_optional)
+
+
+# --------------------------------------------------------------------------- column functions
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def cleaned_text(name: str) -> Column:
+    """Trimmed text; empty or blank becomes null."""
+    text = F.trim(F.col(name).cast("string"))
+    return F.when(F.length(text) > 0, text)
+
+
+def parsed_number(name: str, data_type: T.DataType) -> Column:
+    """A double from a number or from text (null when it is not a number; never an error)."""
+    if isinstance(data_type, _NUMERIC_TYPES):
+        return F.col(name).cast("double")
+    return F.expr(f"try_cast(trim(cast({_quoted(name)} as string)) as double)")
+
+
+def is_finite(value: Column) -> Column:
+    return value.isNotNull() & ~F.isnan(value) & (F.abs(value) != F.lit(float("inf")))
+
+
+def parsed_timestamp(name: str, data_type: T.DataType, mapping: Mapping) -> Column:
+    """UTC timestamp from a timestamp/date column or from text in the mapping's formats and zone."""
+    if isinstance(data_type, T.TimestampType):
+        return F.col(name)
+    if isinstance(data_type, (T.DateType, T.TimestampNTZType)):
+        wall_clock = F.col(name).cast("timestamp")
+        return wall_clock if mapping.timezone in ("UTC", "Z") else F.to_utc_timestamp(wall_clock, mapping.timezone)
+    text = cleaned_text(name)
+    if mapping.timestamp_formats:
+        parsed = F.coalesce(*[F.try_to_timestamp(text, F.lit(fmt)) for fmt in mapping.timestamp_formats])
+    else:
+        parsed = F.try_to_timestamp(text)
+    if mapping.timezone in ("UTC", "Z") or not mapping.timezone_applies:
+        return parsed
+    shifted = F.to_utc_timestamp(parsed, mapping.timezone)
+    if mapping.timestamp_formats:
+        return shifted
+    return F.when(text.rlike(_HAS_OFFSET), parsed).otherwise(shifted)
+
+
+def status_of(text: Column, mapping: Mapping) -> Column:
+    """Canonical status of a status value; null when the value is not listed (blank = completed)."""
+    lowered = F.lower(text)
+    status = F.when(text.isNull(), F.lit(C.STATUS_COMPLETED))
+    for canonical in C.STATUSES:
+        values = [v.strip().lower() for v in mapping.status_values.get(canonical, ())]
+        if values:
+            status = status.when(lowered.isin(values), F.lit(canonical))
+    return status
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], resolved: ResolvedColumns, mapping: Mapping, rules: Rules) -> DataFrame:
+    """Attach the canonical columns (prefixed `__cb_`) and the quarantine reason (null = accepted)."""
+    src = resolved.sources
+    types = {f.name: f.dataType for f in raw_df.schema.fields}
+
+    def number(name: str) -> tuple[Column, Column]:
+        """(value, has_text): a mapped numeric column and whether the input had anything in it."""
+        if name not in src:
+            return F.lit(None).cast("double"), F.lit(False)
+        return parsed_number(src[name], types[src[name]]), cleaned_text(src[name]).isNotNull()
+
+    customer_id = cleaned_text(src[C.CUSTOMER_ID])
+    if mapping.customer_id_strip_suffix:
+        customer_id = F.regexp_replace(customer_id, mapping.customer_id_strip_suffix, "")
+        customer_id = F.when(F.length(customer_id) > 0, customer_id)
+    event_ts = parsed_timestamp(src[C.EVENT_TS], types[src[C.EVENT_TS]], mapping)
+
+    quantity, has_quantity = number(C.QUANTITY)
+    unit_price, has_unit_price = number(C.UNIT_PRICE)
+    discount, has_discount = number(C.DISCOUNT)
+    amount_given, has_amount = number(C.AMOUNT)
+    is_quantity_whole = is_finite(quantity) & (quantity == F.floor(quantity)) & (F.abs(quantity) < F.lit(_MAX_QUANTITY))
+    is_bad_quantity = (has_quantity & ~is_quantity_whole) | (F.lit(resolved.amount_from_product) & ~has_quantity)
+    is_bad_number = (has_unit_price & ~is_finite(unit_price)) | (has_discount & ~is_finite(discount))
+    if resolved.amount_from_product:
+        gross = F.round(quantity * unit_price * (F.lit(1.0) - F.coalesce(discount, F.lit(0.0))), 2)
+        is_bad_number = is_bad_number | ~has_unit_price
+    else:
+        gross = amount_given
+        is_bad_number = is_bad_number | ~has_amount | ~is_finite(amount_given)
+
+    transaction_text = cleaned_text(src[C.TRANSACTION_ID]) if C.TRANSACTION_ID in src else F.lit(None).cast("string")
+    status_text = cleaned_text(src[C.STATUS]) if C.STATUS in src else F.lit(None).cast("string")
+    status_given = status_of(status_text, mapping)
+    is_negative = F.lit(mapping.negative_is_return) & ((quantity < 0) | (gross < 0))
+    status = F.when(status_text.isNotNull(), status_given)
+    if mapping.invoice_prefix:
+        status = status.when(transaction_text.startswith(mapping.invoice_prefix), F.lit(mapping.invoice_prefix_status))
+    status = status.when(is_negative, F.lit(C.STATUS_RETURNED)).otherwise(F.lit(C.STATUS_COMPLETED))
+
+    reason = (
+        F.when(F.col(RAW_LINE).isNotNull(), F.lit(R.MALFORMED_LINE))
+        .when(F.col("__cb_customer_id").isNull(), F.lit(R.MISSING_CUSTOMER_ID))
+        .when(F.col("__cb_event_ts").isNull(), F.lit(R.UNPARSEABLE_TIMESTAMP))
+        .when(F.col("__cb_event_ts") >= F.lit(rules.as_of).cast("timestamp"), F.lit(R.EVENT_AFTER_AS_OF))
+        .when(F.col("__cb_bad_quantity"), F.lit(R.NON_NUMERIC_QUANTITY))
+        .when(F.col("__cb_bad_number"), F.lit(R.NON_NUMERIC_AMOUNT))
+        .when((F.col("__cb_gross") < F.lit(rules.min_amount)) | (F.col("__cb_gross") > F.lit(rules.max_amount)), F.lit(R.AMOUNT_OUT_OF_BOUNDS))
+        .when(F.col("__cb_quantity") == F.lit(0.0), F.lit(R.ZERO_QUANTITY))
+        .when(F.col("__cb_status").isNull(), F.lit(R.UNKNOWN_STATUS))
+    )
+    # Identical rows get identical reasons above; of the otherwise-valid ones, keep one copy.
+    # Numbered on the raw columns alone, so the shuffle carries no more than the input.
+    # A 64-bit hash leads the partition key: the sort then mostly compares one long, not ~10 strings.
+    copies = W.partitionBy(F.xxhash64(*[F.col(c) for c in source_columns]), *[F.col(c) for c in source_columns]).orderBy(F.col(SOURCE_FILE))
+    row_hash = F.sha2(F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)])), 256)
+    return (
+        raw_df.withColumn("__cb_copy", F.row_number().over(copies))
+        .select(
+            "*",
+            customer_id.alias("__cb_customer_id"),
+            event_ts.alias("__cb_event_ts"),
+            quantity.alias("__cb_quantity"),
+            unit_price.alias("__cb_unit_price"),
+            discount.alias("__cb_discount"),
+            gross.alias("__cb_gross"),
+            is_bad_quantity.alias("__cb_bad_quantity"),
+            is_bad_number.alias("__cb_bad_number"),
+            status.alias("__cb_status"),
+            F.coalesce(transaction_text, F.concat(F.lit("H"), F.substring(row_hash, 1, 24))).alias("__cb_transaction_id"),
+        )
+        .withColumn(C.REASON, reason.when(F.col("__cb_copy") > F.lit(1), F.lit(R.DUPLICATE_ROW)))
+    )
+
+
+def canonical_transaction_columns(resolved: ResolvedColumns) -> list[Column]:
+    """The columns of columns.TRANSACTIONS_SCHEMA, from a validated row."""
+    src = resolved.sources
+    status = F.col("__cb_status")
+    is_returned = status == F.lit(C.STATUS_RETURNED)
+    quantity = F.when(is_returned, -F.abs(F.col("__cb_quantity"))).otherwise(F.col("__cb_quantity"))
+    amount = (
+        F.when(is_returned, -F.abs(F.col("__cb_gross")))
+        .when(status == F.lit(C.STATUS_CANCELLED), F.lit(0.0))
+        .otherwise(F.col("__cb_gross"))
+    )
+
+    def text(name: str, lower: bool = False) -> Column:
+        if name not in src:
+            return F.lit(None).cast("string")
+        value = cleaned_text(src[name])
+        return F.lower(value) if lower else value
+
+    return [
+        F.col("__cb_transaction_id").alias(C.TRANSACTION_ID),
+        F.col("__cb_customer_id").alias(C.CUSTOMER_ID),
+        F.col("__cb_event_ts").alias(C.EVENT_TS),
+        text(C.CATEGORY).alias(C.CATEGORY),
+        F.when(F.abs(quantity) < F.lit(_MAX_QUANTITY), quantity).cast("int").alias(C.QUANTITY),
+        F.col("__cb_unit_price").alias(C.UNIT_PRICE),
+        F.col("__cb_discount").alias(C.DISCOUNT),
+        amount.cast("double").alias(C.AMOUNT),
+        text(C.PAYMENT_METHOD).alias(C.PAYMENT_METHOD),
+        text(C.CHANNEL, lower=True).alias(C.CHANNEL),
+        status.alias(C.STATUS),
+    ]
+
+
+def accepted_transactions(validated_df: DataFrame, *, resolved: ResolvedColumns) -> DataFrame:
+    """The canonical transactions table (columns.TRANSACTIONS_SCHEMA) of the accepted rows."""
+    return validated_df.filter(F.col(C.REASON).isNull()).select(*canonical_transaction_columns(resolved))
+
+
+def quarantined_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...]) -> DataFrame:
+    """The rejected rows: the original columns as text, the raw line, the file and the reason."""
+    return validated_df.filter(F.col(C.REASON).isNotNull()).select(
+        *[F.col(c).cast("string").alias(c) for c in source_columns],
+        F.col(RAW_LINE).alias(C.RAW_LINE),
+        F.col(SOURCE_FILE).alias(C.SOURCE_FILE),
+        F.col(C.REASON),
+    )
+
+
+IS_ACCEPTED = "__cb_is_accepted"
+
+
+def _staged_source(i: int) -> str:
+    return f"__cb_source_{i}"
+
+
+def staged_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...], canonical: list[Column]) -> DataFrame:
+    """Accepted and rejected rows in one table, written once and split afterwards.
+
+    Canonical columns for every row; the original values (as text) only for rejected rows,
+    so for accepted rows they are nulls that Parquet stores in next to no space.
+    """
+    is_rejected = F.col(C.REASON).isNotNull()
+    return validated_df.select(
+        *canonical,
+        *[F.when(is_rejected, F.col(c).cast("string")).alias(_staged_source(i)) for i, c in enumerate(source_columns)],
+        F.col(RAW_LINE).alias(C.RAW_LINE),
+        F.col(SOURCE_FILE).alias(C.SOURCE_FILE),
+        F.col(C.REASON),
+        (~is_rejected).alias(IS_ACCEPTED),
+    )
+
+
+def _is_accepted_partition() -> Column:
+    return F.col(IS_ACCEPTED)
+
+
+def accepted_from_staged(staged_df: DataFrame, *, schema: T.StructType) -> DataFrame:
+    return staged_df.filter(_is_accepted_partition()).select(*[F.col(f.name) for f in schema.fields])
+
+
+def quarantine_from_staged(staged_df: DataFrame, *, source_columns: tuple[str, ...]) -> DataFrame:
+    return staged_df.filter(~_is_accepted_partition()).select(
+        *[F.col(_staged_source(i)).alias(c) for i, c in enumerate(source_columns)],
+        F.col(C.RAW_LINE),
+        F.col(C.SOURCE_FILE),
+        F.col(C.REASON),
+    )
+
+
+def reason_counts(validated_df: DataFrame) -> DataFrame:
+    """One row per reason (null = accepted) with its count: the row accounting, in one pass."""
+    return validated_df.groupBy(F.col(C.REASON)).agg(F.count(F.lit(1)).alias("rows"))
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def resolve_customer_columns(table: RawTable, customers: CustomersMapping) -> dict[str, str]:
+    present = table.source_columns
+    sources: dict[str, str] = {}
+    missing: list[str] = []
+    for name in (C.CUSTOMER_ID, C.SIGNUP_DATE, C.AGE, C.GENDER, C.COUNTRY, C.REGION, C.ACQUISITION_CHANNEL, C.IS_LOYALTY_MEMBER):
+        wanted = customers.columns.get(name)
+        found = _find(wanted or name, present)
+        if found is not None:
+            sources[name] = found
+        elif wanted or name == C.CUSTOMER_ID:
+            missing.append(f"{name} (mapped to {wanted!r})" if wanted else name)
+    if missing:
+        raise InputError(_missing_message(table, missing, "customers input"))
+    return sources
+
+
+def with_customer_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], sources: dict[str, str], customers: CustomersMapping) -> DataFrame:
+    """Canonical customer columns (prefixed `__cb_`) and a reason; duplicates keep the first row by content."""
+    types = {f.name: f.dataType for f in raw_df.schema.fields}
+
+    def text(name: str) -> Column:
+        return cleaned_text(sources[name]) if name in sources else F.lit(None).cast("string")
+
+    if C.SIGNUP_DATE not in sources:
+        signup = F.lit(None).cast("date")
+    elif isinstance(types[sources[C.SIGNUP_DATE]], (T.DateType, T.TimestampType)):
+        signup = F.col(sources[C.SIGNUP_DATE]).cast("date")
+    elif customers.date_formats:
+        signup = F.coalesce(*[F.try_to_timestamp(text(C.SIGNUP_DATE), F.lit(f)) for f in customers.date_formats]).cast("date")
+    else:
+        signup = F.try_to_timestamp(text(C.SIGNUP_DATE)).cast("date")
+    age = parsed_number(sources[C.AGE], types[sources[C.AGE]]) if C.AGE in sources else F.lit(None).cast("double")
+    loyalty = F.lower(text(C.IS_LOYALTY_MEMBER))
+    row_key = F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)]))
+    first_by_content = W.partitionBy(F.col("__cb_customer_id")).orderBy(row_key)
+    reason = (
+        F.when(F.col(RAW_LINE).isNotNull(), F.lit(R.MALFORMED_LINE))
+        .when(F.col("__cb_customer_id").isNull(), F.lit(R.MISSING_CUSTOMER_ID))
+    )
+    return (
+        raw_df.select(
+            "*",
+            text(C.CUSTOMER_ID).alias("__cb_customer_id"),
+            signup.alias("__cb_signup_date"),
+            F.when(is_finite(age) & (age >= 0) & (age < 150), age).cast("int").alias("__cb_age"),
+            F.lower(text(C.GENDER)).alias("__cb_gender"),
+            text(C.COUNTRY).alias("__cb_country"),
+            text(C.REGION).alias("__cb_region"),
+            F.lower(text(C.ACQUISITION_CHANNEL)).alias("__cb_acquisition_channel"),
+            F.when(loyalty.isin(list(_LOYALTY_TRUE)), F.lit(True)).when(loyalty.isin(list(_LOYALTY_FALSE)), F.lit(False)).alias("__cb_is_loyalty_member"),
+        )
+        .withColumn(C.REASON, reason)
+        # rank among the valid rows only, so a malformed copy never displaces a good one
+        .withColumn("__cb_rank", F.row_number().over(first_by_content.partitionBy(F.col("__cb_customer_id"), F.col(C.REASON).isNull())))
+        .withColumn(C.REASON, F.when(F.col(C.REASON).isNull() & (F.col("__cb_rank") > 1), F.lit(R.DUPLICATE_CUSTOMER_ID)).otherwise(F.col(C.REASON)))
+        .drop("__cb_rank")
+    )
+
+
+def canonical_customer_columns() -> list[Column]:
+    """The columns of columns.CUSTOMERS_SCHEMA; unparseable attributes are null."""
+    return [F.col(f"__cb_{field.name}").cast(field.dataType).alias(field.name) for field in C.CUSTOMERS_SCHEMA.fields]
+
+
+def accepted_customers(validated_df: DataFrame) -> DataFrame:
+    return validated_df.filter(F.col(C.REASON).isNull()).select(*canonical_customer_columns())
