@@ -5,7 +5,8 @@
 
 For each size: the default synthetic data (seed 42) is generated once into the work dir
 (benchmarks/.work/data/c<customers>_s<seed>, reused when already there) and the run's
-stages after the data source (features, segments, clv, patterns, insights, report) run on
+stages after the data source (today features, segments, personas, clv, patterns, insights,
+report) run on
 those Parquet files through `pipeline.execute`, with the default config and session
 settings (metrics on). Recorded per stage: wall time (the manifest's), transactions per
 second, the driver JVM's peak resident memory (sampled from /proc) and its heap peak.
