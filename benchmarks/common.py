@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -9,6 +10,7 @@ import resource
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -24,11 +26,22 @@ def machine() -> dict:
 
 
 class JvmPeakMemory:
-    """Samples the resident memory of this process's children (the driver JVM) while running."""
+    """Samples the resident memory of this process's children (the driver JVM) while running.
+
+    `section(name)` additionally records the peak seen while that block ran (per pipeline
+    stage), in `section_peaks_mib`; `track_heap(spark)` adds the JVM's heap: the sum of the
+    heap memory pools' peak usage, reset at the start of each section (an upper bound: the
+    pools need not peak at the same moment).
+    """
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
         self.peak_bytes = 0
+        self.section_peaks_mib: dict[str, float] = {}
+        self.heap_peaks_mib: dict[str, float] = {}
+        self._section: str | None = None
+        self._section_peak = 0
+        self._jvm = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -51,10 +64,46 @@ class JvmPeakMemory:
                 continue
         return total
 
+    def _sample(self) -> None:
+        rss = self._rss_of_children()
+        self.peak_bytes = max(self.peak_bytes, rss)
+        self._section_peak = max(self._section_peak, rss)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self._rss_of_children())
+            self._sample()
             time.sleep(self.interval)
+
+    def track_heap(self, spark) -> None:
+        """Read heap pool peaks from this session's driver JVM (through Py4J) per section."""
+        self._jvm = spark.sparkContext._jvm
+
+    def _heap_pools(self) -> list:
+        if self._jvm is None:
+            return []
+        management = self._jvm.java.lang.management
+        return [pool for pool in management.ManagementFactory.getMemoryPoolMXBeans() if str(pool.getType()) == "Heap memory"]
+
+    @contextlib.contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        self._sample()
+        self._section, self._section_peak = name, 0
+        pools = self._heap_pools()
+        for pool in pools:
+            pool.resetPeakUsage()
+        try:
+            yield
+        finally:
+            self._sample()
+            self.section_peaks_mib[name] = round(self._section_peak / 1024**2, 1)
+            if pools:
+                self.heap_peaks_mib[name] = round(sum(pool.getPeakUsage().getUsed() for pool in pools) / 1024**2, 1)
+            self._section = None
+
+    def heap_max_mib(self) -> float | None:
+        if self._jvm is None:
+            return None
+        return round(self._jvm.java.lang.Runtime.getRuntime().maxMemory() / 1024**2, 1)
 
     def __enter__(self) -> "JvmPeakMemory":
         self._thread.start()
