@@ -107,15 +107,30 @@ def assert_same_tables(spark, expected_root: Path, actual_root: Path) -> None:
     assert expected_tables, f"no tables under {expected_root}"
     assert list(actual_tables) == list(expected_tables)
     for table, expected_relative in expected_tables.items():
-        expected_df = spark.read.parquet(str(expected_root / expected_relative))
-        actual_df = spark.read.parquet(str(actual_root / actual_tables[table]))
+        expected_df = _comparable(spark.read.parquet(str(expected_root / expected_relative)))
+        actual_df = _comparable(spark.read.parquet(str(actual_root / actual_tables[table])))
         assert actual_df.schema == expected_df.schema, table
         differences = _differences(expected_df, actual_df).limit(5).collect()
-        if differences and any(field.dataType.typeName() in FLOAT_TYPES for field in expected_df.schema.fields):
+        if differences and any(_has_floats(field.dataType) for field in expected_df.schema.fields):
             # floating-point sums after a shuffle may differ in the last bits between layouts
             assertDataFrameEqual(actual_df, expected_df, checkRowOrder=False, rtol=1e-9, atol=1e-12)
         else:
             assert not differences, f"{table}: rows differ, e.g. {differences}"
+
+
+def _comparable(df: DataFrame) -> DataFrame:
+    """MLlib vectors (saved model data) as arrays, so they compare with a tolerance."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.ml.linalg import VectorUDT
+
+    return df.select(*[vector_to_array(F.col(f.name)).alias(f.name) if isinstance(f.dataType, VectorUDT) else F.col(f.name) for f in df.schema.fields])
+
+
+def _has_floats(data_type) -> bool:
+    if data_type.typeName() in FLOAT_TYPES:
+        return True
+    element = getattr(data_type, "elementType", None)
+    return element is not None and _has_floats(element)
 
 
 def _differences(expected_df: DataFrame, actual_df: DataFrame) -> DataFrame:
