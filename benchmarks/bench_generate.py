@@ -9,6 +9,7 @@ default session settings) and times writing customers, transactions and truth.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import JvmPeakMemory, machine, save  # noqa: E402
+from common import JvmPeakMemory, children_cpu_seconds, machine, save  # noqa: E402
 
 from customer_behavior.config import GenerateConfig, SparkSettings  # noqa: E402
 from customer_behavior.generate import generate  # noqa: E402
@@ -37,9 +38,10 @@ def main() -> None:
         # warm-up: JVM start and code generation are not what we measure
         generate(spark, GenerateConfig(customers=1_000, seed=args.seed)).transactions_df.write.mode("overwrite").parquet(str(workdir / "warmup"))
         data = generate(spark, GenerateConfig(customers=args.customers, seed=args.seed))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), children_cpu_seconds()
         data.transactions_df.write.mode("overwrite").parquet(str(workdir / "transactions"))
         transactions_seconds = time.perf_counter() - started
+        transactions_cpu_seconds = children_cpu_seconds() - cpu_started
         started = time.perf_counter()
         data.customers_df.write.mode("overwrite").parquet(str(workdir / "customers"))
         data.truth_df.write.mode("overwrite").parquet(str(workdir / "truth"))
@@ -55,6 +57,9 @@ def main() -> None:
             "transactions": rows,
             "transactions_seconds": round(transactions_seconds, 2),
             "transactions_per_second": round(rows / transactions_seconds),
+            "transactions_cpu_seconds": round(transactions_cpu_seconds, 2),
+            "transactions_per_cpu_second": round(rows / transactions_cpu_seconds),
+            "load_average_1min": os.getloadavg()[0],
             "customers_and_truth_seconds": round(customer_seconds, 2),
             "transaction_files": files,
             "driver_peak_rss_mib": memory.peak_mib,

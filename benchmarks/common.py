@@ -119,6 +119,25 @@ class JvmPeakMemory:
         return round(max(self.peak_bytes, 0) / 1024**2, 1) if self.peak_bytes else round(python_peak / 1024**2, 1)
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's direct children (the driver JVM).
+
+    On a shared machine wall time depends on the neighbours; CPU seconds much less, so
+    rows per CPU-second x cores is a fair estimate of the rate on an idle machine."""
+    me, ticks, total = os.getpid(), os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def save(name: str, result: dict) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
