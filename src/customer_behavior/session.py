@@ -57,6 +57,9 @@ def _physical_memory_bytes() -> int:
         return 8 * 1024**3
 
 
+JIT_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
+
+
 def auto_driver_memory() -> str:
     """Half the machine's memory, between 1g and 8g: room for Spark without starving the OS."""
     gib = _physical_memory_bytes() // (2 * 1024**3)
@@ -94,9 +97,16 @@ def session_conf(settings: SparkSettings, *, event_log_dir: str | None = None) -
         conf["spark.ui.port"] = "0"  # any free port: nobody is told about it, the tracker reads it
     if settings.driver_memory:
         conf["spark.driver.memory"] = auto_driver_memory() if settings.driver_memory == "auto" else settings.driver_memory
+    # Whole-stage code generation writes one method per stage; the generator's and the
+    # features' stages exceed HotSpot's 8000-byte limit for JIT compilation, and an
+    # interpreted method runs them about four times slower (docs/performance.md).
+    java_options = [JIT_HUGE_METHODS]
     log4j = Path(__file__).with_name("log4j2.properties")
     if log4j.exists():
-        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
+        java_options.append(f"-Dlog4j2.configurationFile={log4j.as_uri()}")
+    conf["spark.driver.extraJavaOptions"] = " ".join(java_options)
+    if not is_local:
+        conf["spark.executor.extraJavaOptions"] = JIT_HUGE_METHODS
     if is_local:
         # Keep the driver's RPC and block manager on loopback: a laptop run exposes nothing to
         # the network. The UI binds to SPARK_LOCAL_IP, which get_session sets (see there).
