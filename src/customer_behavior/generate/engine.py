@@ -47,12 +47,21 @@ def _season_thinning() -> tuple[float, float]:
     return max(spec.MONTH_WEIGHTS), mean
 
 
-def _month_weight(month: Column) -> Column:
-    return per_group(month - F.lit(1), spec.MONTH_WEIGHTS)
+def cents(amount: Column) -> Column:
+    """A non-negative amount rounded half up to cents. Spark's round() of a double goes
+    through BigDecimal and a decimal string, a tenth of the generator's time."""
+    return F.floor(amount * F.lit(100.0) + F.lit(0.5)) / F.lit(100.0)
+
+
+def _day_season_weight(day: Column, cfg: GenerateConfig) -> Column:
+    """The month weight of each day of the window, looked up by day number (no date arithmetic per row)."""
+    weights = [spec.MONTH_WEIGHTS[(cfg.start_date + dt.timedelta(days=d)).month - 1] for d in range(window_days(cfg))]
+    table = F.split(F.lit(",".join(map(repr, weights))), ",").cast("array<double>")
+    return F.element_at(table, (day + F.lit(1)).cast("int"))
 
 
 def _shift_to_weekday(day: Column, start: dt.date, target_dow: Column, low: Column, high: Column) -> Column:
-    monday_based = (F.dayofweek(F.date_add(F.lit(start), day)) + F.lit(5)) % F.lit(7)  # Monday = 0
+    monday_based = (day + F.lit(start.weekday())) % F.lit(7)  # Monday = 0, by arithmetic on the day number
     shifted = day - monday_based + target_dow
     shifted = F.when(shifted < low, shifted + F.lit(7)).when(shifted > high, shifted - F.lit(7)).otherwise(shifted)
     return F.when((shifted >= low) & (shifted <= high), shifted).otherwise(day).cast("int")
@@ -182,7 +191,7 @@ def transactions_from_base(base_df: DataFrame, cfg: GenerateConfig) -> DataFrame
         .withColumn("order_no", F.explode(F.sequence(F.lit(0), F.col("candidate_orders"))))
         .transform(with_draws, seed, [F.col("id"), order], uniforms=["day", "season"])
         .withColumn("raw_day", (F.col("birth_day") + F.floor(_u("day") * F.col("active_span"))).cast("int"))
-        .withColumn("season_weight", _month_weight(F.month(F.date_add(F.lit(cfg.start_date), F.col("raw_day")))))
+        .withColumn("season_weight", _day_season_weight(F.col("raw_day"), cfg))
         # Thinning turns the flat Poisson process into a seasonal one; the first purchase always stays.
         .filter((order == F.lit(0)) | (_u("season") * F.lit(season_max) <= F.col("season_weight")))
         .transform(
@@ -201,7 +210,7 @@ def transactions_from_base(base_df: DataFrame, cfg: GenerateConfig) -> DataFrame
         .withColumn("hour", pick("hour", lambda p: p.hours, range(24)))
         .withColumn(C.QUANTITY, pick("quantity", lambda p: p.quantity_weights, spec.QUANTITIES).cast("int"))
         .withColumn("gross", F.exp(F.col("log_median_value") + F.col("order_sigma") * _z("order_value")))
-        .withColumn(C.UNIT_PRICE, F.greatest(F.round(F.col("gross") / F.col(C.QUANTITY), 2), F.lit(0.01)))
+        .withColumn(C.UNIT_PRICE, F.greatest(cents(F.col("gross") / F.col(C.QUANTITY)), F.lit(0.01)))
         .withColumn(
             C.DISCOUNT,
             F.when(
@@ -209,7 +218,7 @@ def transactions_from_base(base_df: DataFrame, cfg: GenerateConfig) -> DataFrame
                 choose(_u("discount"), F.lit(0), [spec.cumulative(spec.DISCOUNT_LEVEL_WEIGHTS)], list(spec.DISCOUNT_LEVELS)),
             ).otherwise(F.lit(0.0)),
         )
-        .withColumn("order_amount", F.round(F.col(C.QUANTITY) * F.col(C.UNIT_PRICE) * (F.lit(1.0) - F.col(C.DISCOUNT)), 2))
+        .withColumn("order_amount", cents(F.col(C.QUANTITY) * F.col(C.UNIT_PRICE) * (F.lit(1.0) - F.col(C.DISCOUNT))))
         .withColumn("cancel_p", _persona_constant([p.cancel_probability for p in personas]))
         .withColumn("return_p", _persona_constant([p.return_probability for p in personas]))
         .withColumn("is_cancelled", _u("status") < F.col("cancel_p"))

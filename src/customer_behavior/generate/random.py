@@ -85,20 +85,18 @@ def lookup_table(cumulative: Sequence[float], values: Sequence[object], resoluti
 def choose(u: Column, group: Column, cumulative_by_group: Sequence[Sequence[float]], values: Sequence[object]) -> Column:
     """Categorical draw: values[j] where u falls in the group's cumulative weights.
 
-    One lookup in a table of groups x resolution slices, kept as a single binary literal
-    (one byte per slice naming the value): constant time per row, and the generated code
-    stays small. Binary, not a string: substring of a string counts UTF-8 characters from
-    the start (linear in the position), substring of binary indexes the byte directly.
+    One lookup in a table of groups x resolution slices holding value positions: constant
+    time per row, and the generated code stays small. The table is written as a literal
+    string that Spark splits and casts once, at planning time (constant folding), into an
+    int array; a CASE chain per group x value made methods too large, and a substring of
+    a long string is linear in the position.
     """
-    if len(values) > 90:
-        raise ValueError("choose() supports at most 90 values")
-    codes = bytearray()
+    positions = []
     for cumulative in cumulative_by_group:
-        codes.extend(33 + j for j in lookup_table(cumulative, list(range(len(values)))))
+        positions.extend(lookup_table(cumulative, list(range(1, len(values) + 1))))
+    table = F.split(F.lit(",".join(map(str, positions))), ",").cast("array<int>")
     slot = group * F.lit(LOOKUP_RESOLUTION) + F.floor(u * F.lit(LOOKUP_RESOLUTION)).cast("int") + F.lit(1)
-    code = F.substring(F.lit(bytes(codes)), slot.cast("int"), 1).cast("string")
-    index = F.ascii(code) - F.lit(32)
-    return F.element_at(F.array(*[F.lit(v) for v in values]), index.cast("int"))
+    return F.element_at(F.array(*[F.lit(v) for v in values]), F.element_at(table, slot.cast("int")))
 
 
 def per_group(group: Column, values: Sequence[float | int | str]) -> Column:
