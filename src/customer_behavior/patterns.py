@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from pyspark.ml.fpm import FPGrowth
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from customer_behavior import columns as C
 from customer_behavior.config import PatternsConfig
 
 UNKNOWN = "unknown"
-# Money is summed as DECIMAL: exact, so the sums (and the peak month) do not depend on the
-# order rows arrive in after a shuffle; the tables hold doubles.
-MONEY = T.DecimalType(18, 6)
+# Money is summed in whole cents as longs: exact, so the sums (and the peak month) do not
+# depend on the order rows arrive in after a shuffle, and far cheaper than DECIMAL sums
+# (which go through BigDecimal past 18 digits). The tables hold doubles in currency units.
+CENTS = "amount_cents"
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -82,12 +82,17 @@ def filter_orders(transactions_df: DataFrame) -> DataFrame:
         F.coalesce(F.col(C.CATEGORY), F.lit(UNKNOWN)).alias(C.CATEGORY),
         F.coalesce(F.col(C.PAYMENT_METHOD), F.lit(UNKNOWN)).alias(C.PAYMENT_METHOD),
         F.coalesce(F.col(C.CHANNEL), F.lit(UNKNOWN)).alias(C.CHANNEL),
-        F.col(C.AMOUNT).cast(MONEY).alias(C.AMOUNT),
+        F.floor(F.col(C.AMOUNT) * F.lit(100.0) + F.lit(0.5)).cast("long").alias(CENTS),
     )
 
 
 def _dbl(value: Column, digits: int) -> Column:
     return F.round(value, digits).cast("double")
+
+
+def _money(cents: Column) -> Column:
+    """A sum of cents in currency units."""
+    return (cents / F.lit(100)).cast("double")
 
 
 @dataclass(frozen=True)
@@ -99,19 +104,30 @@ class Groupings:
     customers_df: DataFrame | None = None  # customer_id, age
 
 
-def with_labels(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
-    """The orders with each customer's segment, persona and age band (null when unknown or absent)."""
-    labelled = orders_df
+def customer_labels(groupings: Groupings, cfg: PatternsConfig) -> DataFrame | None:
+    """customer_id with segment, persona and age band: the label tables joined at the customer
+    level (small), so the orders need one join instead of one per label."""
     lookups = (
         (groupings.segments_df, C.SEGMENT, F.col(C.SEGMENT)),
         (groupings.personas_df, C.PERSONA_NAME, F.col(C.PERSONA_NAME)),
         (groupings.customers_df, C.AGE_BAND, age_band(F.col(C.AGE), cfg.age_bands)),
     )
-    for labels_df, name, label in lookups:
-        if labels_df is None:
+    labels_df = None
+    for df, name, label in lookups:
+        if df is None:
+            continue
+        part = df.select(F.col(C.CUSTOMER_ID), label.cast("string").alias(name))
+        labels_df = part if labels_df is None else labels_df.join(part, on=C.CUSTOMER_ID, how="full")
+    return labels_df
+
+
+def with_labels(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
+    """The orders with each customer's segment, persona and age band (null when unknown or absent)."""
+    labels_df = customer_labels(groupings, cfg)
+    labelled = orders_df if labels_df is None else orders_df.join(labels_df, on=C.CUSTOMER_ID, how="left")
+    for name in (C.SEGMENT, C.PERSONA_NAME, C.AGE_BAND):
+        if name not in labelled.columns:
             labelled = labelled.withColumn(name, F.lit(None).cast("string"))
-        else:
-            labelled = labelled.join(labels_df.select(F.col(C.CUSTOMER_ID), label.cast("string").alias(name)), on=C.CUSTOMER_ID, how="left")
     return labelled
 
 
@@ -157,25 +173,27 @@ def day_hour(orders_df: DataFrame) -> DataFrame:
     )
     counts = orders_df.groupBy(
         iso_day_of_week(F.col(C.EVENT_TS)).alias(C.DAY_OF_WEEK), F.hour(F.col(C.EVENT_TS)).alias(C.HOUR)
-    ).agg(F.count(F.lit(1)).alias(C.ORDERS), F.sum(F.col(C.AMOUNT)).alias(C.REVENUE))
+    ).agg(F.count(F.lit(1)).alias(C.ORDERS), F.sum(F.col(CENTS)).alias(C.REVENUE))
     return grid.join(counts, on=[C.DAY_OF_WEEK, C.HOUR], how="left").select(
         F.col(C.DAY_OF_WEEK),
         day_name(F.col(C.DAY_OF_WEEK)).alias(C.DAY_NAME),
         F.col(C.HOUR),
         F.coalesce(F.col(C.ORDERS), F.lit(0)).cast("long").alias(C.ORDERS),
-        _dbl(F.coalesce(F.col(C.REVENUE), F.lit(0.0)), 2).alias(C.REVENUE),
+        _money(F.coalesce(F.col(C.REVENUE), F.lit(0))).alias(C.REVENUE),
     )
 
 
 def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
     """Weekend against weekday per group: orders, revenue, order value and share of orders."""
-    parts = []
-    for labelled in _labelled(orders_df, groupings, ["segment", "persona"]):
-        parts.append(
-            labelled.groupBy(
-                C.GROUP_TYPE, C.GROUP, F.when(is_weekend(F.col(C.EVENT_TS)), F.lit("weekend")).otherwise(F.lit("weekday")).alias(C.DAY_TYPE)
-            ).agg(F.count(F.lit(1)).alias(C.ORDERS), F.sum(F.col(C.AMOUNT)).alias(C.REVENUE))
-        )
+    day_type = F.when(is_weekend(F.col(C.EVENT_TS)), F.lit("weekend")).otherwise(F.lit("weekday")).alias(C.DAY_TYPE)
+    # Orders and revenue add up: one pass to (segment, persona, day type), the groups from that.
+    cells_df = orders_df.groupBy(F.col(C.SEGMENT), F.col(C.PERSONA_NAME), day_type).agg(
+        F.count(F.lit(1)).alias(C.ORDERS), F.sum(F.col(CENTS)).alias(C.REVENUE)
+    )
+    parts = [
+        labelled.groupBy(C.GROUP_TYPE, C.GROUP, C.DAY_TYPE).agg(F.sum(F.col(C.ORDERS)).alias(C.ORDERS), F.sum(F.col(C.REVENUE)).alias(C.REVENUE))
+        for labelled in _labelled(cells_df, groupings, ["segment", "persona"])
+    ]
     counts = _union(parts)
     totals = counts.groupBy(C.GROUP_TYPE, C.GROUP).agg(F.sum(F.col(C.ORDERS)).alias("group_orders"))
     return counts.join(totals, on=[C.GROUP_TYPE, C.GROUP], how="inner").select(
@@ -183,8 +201,8 @@ def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsCon
         F.col(C.GROUP),
         F.col(C.DAY_TYPE),
         F.col(C.ORDERS),
-        _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
-        F.round(_safe_ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
+        _money(F.col(C.REVENUE)).alias(C.REVENUE),
+        F.round(_safe_ratio(_money(F.col(C.REVENUE)), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
         F.round(_safe_ratio(F.col(C.ORDERS), F.col("group_orders")), 4).alias(C.ORDER_SHARE),
     )
 
@@ -194,15 +212,27 @@ def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsCon
 
 def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, item: str, kinds: Sequence[str]) -> DataFrame:
     """Orders, revenue and customers per (group, item) with shares within the group and lift against the base."""
+    # Distinct customers without a distinct aggregation: first one row per (customer, its
+    # labels, item), then each group counts those rows. Channel is a label of the order, not
+    # of the customer, so a customer can sit under two channels: it gets its own pre-aggregate.
+    customer_labels = [C.SEGMENT, C.PERSONA_NAME, C.AGE_BAND]
+    pre_aggregates = [(customer_labels, [kind for kind in kinds if kind != "channel"], True)]
+    if "channel" in kinds:
+        pre_aggregates.append(([C.CHANNEL], ["channel"], False))
     parts = []
-    for labelled in _labelled(orders_df, groupings, kinds):
-        parts.append(
-            labelled.groupBy(C.GROUP_TYPE, C.GROUP, item).agg(
-                F.count(F.lit(1)).alias(C.ORDERS),
-                F.sum(F.col(C.AMOUNT)).alias(C.REVENUE),
-                F.countDistinct(F.col(C.CUSTOMER_ID)).alias(C.CUSTOMERS),
-            )
+    for label_columns, group_kinds, with_all in pre_aggregates:
+        per_customer_df = orders_df.groupBy(C.CUSTOMER_ID, *label_columns, item).agg(
+            F.count(F.lit(1)).alias(C.ORDERS), F.sum(F.col(CENTS)).alias(C.REVENUE)
         )
+        labelled_parts = _labelled(per_customer_df, groupings, group_kinds)
+        for labelled in labelled_parts if with_all else labelled_parts[1:]:
+            parts.append(
+                labelled.groupBy(C.GROUP_TYPE, C.GROUP, item).agg(
+                    F.sum(F.col(C.ORDERS)).alias(C.ORDERS),
+                    F.sum(F.col(C.REVENUE)).alias(C.REVENUE),
+                    F.count(F.lit(1)).alias(C.CUSTOMERS),
+                )
+            )
     counts = _union(parts)
     totals = counts.groupBy(C.GROUP_TYPE, C.GROUP).agg(
         F.sum(F.col(C.ORDERS)).alias("group_orders"), F.sum(F.col(C.REVENUE)).alias("group_revenue")
@@ -220,9 +250,9 @@ def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, ite
         F.col(C.GROUP),
         F.col(item),
         F.col(C.ORDERS),
-        _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
+        _money(F.col(C.REVENUE)).alias(C.REVENUE),
         F.col(C.CUSTOMERS),
-        F.round(_safe_ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
+        F.round(_safe_ratio(_money(F.col(C.REVENUE)), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
         F.round(F.col(C.ORDER_SHARE), 4).alias(C.ORDER_SHARE),
         F.round(F.col(C.REVENUE_SHARE), 4).alias(C.REVENUE_SHARE),
         F.round(F.col(C.BASE_ORDER_SHARE), 4).alias(C.BASE_ORDER_SHARE),
@@ -251,7 +281,7 @@ def monthly_trend(orders_df: DataFrame) -> DataFrame:
     firsts = orders_df.groupBy(C.CUSTOMER_ID).agg(F.min(F.col(C.EVENT_TS)).alias("first_ts"))
     new_per_month = firsts.groupBy(F.trunc(F.col("first_ts"), "month").alias(C.MONTH)).agg(F.count(F.lit(1)).alias(C.NEW_CUSTOMERS))
     per_month = orders_df.groupBy(month.alias(C.MONTH)).agg(
-        F.sum(F.col(C.AMOUNT)).alias(C.REVENUE),
+        F.sum(F.col(CENTS)).alias(C.REVENUE),
         F.count(F.lit(1)).alias(C.ORDERS),
         F.countDistinct(F.col(C.CUSTOMER_ID)).alias(C.ACTIVE_CUSTOMERS),
     )
@@ -261,7 +291,7 @@ def monthly_trend(orders_df: DataFrame) -> DataFrame:
         .crossJoin(peak)
         .select(
             F.col(C.MONTH),
-            _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
+            _money(F.col(C.REVENUE)).alias(C.REVENUE),
             F.col(C.ORDERS),
             F.col(C.ACTIVE_CUSTOMERS),
             F.coalesce(F.col(C.NEW_CUSTOMERS), F.lit(0)).cast("long").alias(C.NEW_CUSTOMERS),
