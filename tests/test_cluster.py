@@ -19,9 +19,8 @@ import pytest
 from pyspark.sql import DataFrame, functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from customer_behavior.config import load_config
 from customer_behavior.history import spark_home
-from customer_behavior.pipeline import run_pipeline
+from customer_behavior import api
 from customer_behavior.runio import is_run_directory, read_manifest
 
 from spark_procs import (
@@ -61,10 +60,26 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_run(spark, tmp_path_factory) -> Path:
-    """The reference: the same pipeline in local mode (the suite's session), same seed."""
-    cfg = load_config(light_config_file(), {"spark.master": "local[2]", "generate.customers": CUSTOMERS, "generate.seed": SEED})
-    return run_pipeline(spark, cfg, output=str(tmp_path_factory.mktemp("local") / "run")).path
+def local_analysis(spark, tmp_path_factory) -> api.Analysis:
+    """The reference: the same pipeline in local mode on the suite's session, through the Python API."""
+    cfg = api.config(light_config_file(), {"spark.master": "local[2]", "generate.seed": SEED})
+    return api.run(spark, cfg, customers=CUSTOMERS, output=str(tmp_path_factory.mktemp("local") / "run"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def local_run(local_analysis) -> Path:
+    return local_analysis.path
+
+
+def test_python_api_runs_on_the_existing_session(spark, local_analysis):
+    manifest = read_manifest(local_analysis.path)
+    assert manifest["spark"]["app_id"] == spark.sparkContext.applicationId  # the notebook's session, not a new one
+    assert manifest["rows"]["customers_generated"] == CUSTOMERS
+    assert local_analysis.kpis["customers"] == manifest["rows"]["customers_with_features"]
+    assert local_analysis.report_html.is_file() and local_analysis.insights_json.is_file()
+    segments = local_analysis.table(spark, "rfm_segments")
+    assert segments.count() == local_analysis.kpis["customers"]
+    assert not spark.sparkContext._jsc.sc().isStopped()  # the API leaves the session running
 
 
 @pytest.fixture(scope="module")
