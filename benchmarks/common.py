@@ -47,15 +47,8 @@ class JvmPeakMemory:
 
     def _rss_of_children(self) -> int:
         total = 0
-        me = os.getpid()
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+        for pid, _ in _children_stat_fields():
             try:
-                with open(f"/proc/{pid}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) != me:
-                    continue
                 with open(f"/proc/{pid}/status") as fh:
                     for line in fh:
                         if line.startswith("VmRSS:"):
@@ -119,23 +112,28 @@ class JvmPeakMemory:
         return round(max(self.peak_bytes, 0) / 1024**2, 1) if self.peak_bytes else round(python_peak / 1024**2, 1)
 
 
-def children_cpu_seconds() -> float:
-    """User + system CPU seconds of this process's direct children (the driver JVM).
-
-    On a shared machine wall time depends on the neighbours; CPU seconds much less, so
-    rows per CPU-second x cores is a fair estimate of the rate on an idle machine."""
-    me, ticks, total = os.getpid(), os.sysconf("SC_CLK_TCK"), 0.0
+def _children_stat_fields() -> Iterator[tuple[str, list[str]]]:
+    """(pid, the fields of /proc/<pid>/stat after the command name) of this process's direct children."""
+    me = os.getpid()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
+            if int(fields[1]) == me:
+                yield pid, fields
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[1]) == me:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's direct children (the driver JVM).
+
+    On a shared machine wall time depends on the neighbours; CPU seconds much less, so
+    rows per CPU-second x cores is a fair estimate of the rate on an idle machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum((int(fields[11]) + int(fields[12])) / ticks for _, fields in _children_stat_fields())
 
 
 def save(name: str, result: dict) -> Path:
