@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -101,6 +102,20 @@ def stage_generate(ctx: RunContext) -> None:
 _BROADCAST_COPIES_MAX = 2_000_000
 
 
+def _persist_uncompressed(spark: SparkSession, df: DataFrame) -> DataFrame:
+    """Cache without columnar compression: building compressed batches (a dictionary and run
+    lengths tried on every value of ~25 columns) cost more than reading the CSV; the cache
+    lives for one stage, so memory is worth less than CPU here (it spills to disk when full)."""
+
+    key = "spark.sql.inMemoryColumnarStorage.compressed"
+    before = spark.conf.get(key, "true")
+    spark.conf.set(key, "false")
+    try:
+        return df.persist(StorageLevel.MEMORY_AND_DISK)  # the setting is read here, when the cache is defined
+    finally:
+        spark.conf.set(key, before)
+
+
 def stage_ingest(ctx: RunContext) -> None:
     """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
 
@@ -109,8 +124,6 @@ def stage_ingest(ctx: RunContext) -> None:
     check shuffles two hashes per row off that cache, and the row accounting, the quarantine
     and the canonical table are read off it. The data is written once, to its final place.
     """
-    from pyspark import StorageLevel
-
     from customer_behavior.ingest import plan as ingest
     from customer_behavior.ingest import validation as V
     from customer_behavior.ingest.readers import input_errors
@@ -138,7 +151,7 @@ def stage_ingest(ctx: RunContext) -> None:
             try:
                 with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
                     rows_df = table.checked_df if table.checked_df is not None else table.validated_df
-                    staged_df = V.staged_rows(rows_df, source_columns=table.raw.source_columns, canonical=canonical).persist(StorageLevel.MEMORY_AND_DISK)
+                    staged_df = _persist_uncompressed(ctx.spark, V.staged_rows(rows_df, source_columns=table.raw.source_columns, canonical=canonical))
                     cached.append(staged_df)
                     if table.checked_df is not None:
                         copies_df = V.duplicate_copies(staged_df).persist(StorageLevel.MEMORY_AND_DISK)
