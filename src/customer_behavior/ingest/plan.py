@@ -22,9 +22,9 @@ from customer_behavior.ingest.readers import RawTable, input_errors, read_raw
 from customer_behavior.ingest.validation import (
     ResolvedColumns,
     Rules,
+    duplicate_copies,
     resolve_columns,
     resolve_customer_columns,
-    duplicate_copies,
     with_customer_reason,
     with_duplicate_reason,
     with_transaction_reason,
