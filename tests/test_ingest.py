@@ -20,7 +20,7 @@ from customer_behavior.errors import ConfigError, InputError
 from customer_behavior.ingest import reasons as R
 from customer_behavior.ingest.plan import accounting, plan_ingest
 from customer_behavior.ingest.readers import input_errors
-from customer_behavior.ingest.validation import accepted_transactions, reason_counts
+from customer_behavior.ingest.validation import accepted_transactions, reason_counts, row_hashes
 
 AS_OF = "2025-01-01"
 
@@ -127,6 +127,16 @@ def test_duplicates_keep_one_copy_and_bad_copies_keep_their_reason(catalogue):
     dup_reasons = sorted(str(reason) for txn, reason in catalogue["reasons"] if txn == "dup_good")
     assert dup_reasons == ["None", "None", R.DUPLICATE_ROW, R.DUPLICATE_ROW]  # 1 kept + the near-duplicate kept
     assert [reason for txn, reason in catalogue["reasons"] if txn == "dup_bad"] == [R.UNPARSEABLE_TIMESTAMP] * 2
+
+
+def test_row_hashes_tell_null_positions_apart(spark):
+    # xxhash64 skips nulls: without the null flags ("a", null) and (null, "a") would hash alike
+    df = spark.createDataFrame([("a", None), (None, "a"), ("a", None), ("ab", None), ("a", "b")], "x string, y string")
+    first, second = row_hashes(("x", "y"))
+    pairs = [(row["h1"], row["h2"]) for row in df.select(first.alias("h1"), second.alias("h2")).collect()]
+    assert pairs[0] == pairs[2]  # an exact copy
+    assert len({pairs[0], pairs[1], pairs[3], pairs[4]}) == 4
+    assert all(h1 != h2 for h1, h2 in pairs)  # two different hashes, not one twice
 
 
 def test_accepted_values_are_canonical(catalogue):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -96,12 +97,32 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
 
 
+# Up to this many sets of copies, the duplicate check's join broadcasts them (24 bytes each);
+# beyond, it is a shuffle join (correct, slower: only for inputs that are mostly copies).
+_BROADCAST_COPIES_MAX = 2_000_000
+
+
+def _persist_uncompressed(spark: SparkSession, df: DataFrame) -> DataFrame:
+    """Cache without columnar compression: building compressed batches (a dictionary and run
+    lengths tried on every value of ~25 columns) cost more than reading the CSV; the cache
+    lives for one stage, so memory is worth less than CPU here (it spills to disk when full)."""
+
+    key = "spark.sql.inMemoryColumnarStorage.compressed"
+    before = spark.conf.get(key, "true")
+    spark.conf.set(key, "false")
+    try:
+        return df.persist(StorageLevel.MEMORY_AND_DISK)  # the setting is read here, when the cache is defined
+    finally:
+        spark.conf.set(key, before)
+
+
 def stage_ingest(ctx: RunContext) -> None:
     """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
 
-    One pass over the input: every row is validated once and written once to a staged table
-    (accepted and rejected rows together); the row accounting, the canonical table and the
-    quarantine are then read off that Parquet table.
+    One pass over the input (see docs/performance.md, "Ingest"): every row is read, parsed and
+    checked once into a cached table (accepted and rejected rows together); the exact-duplicate
+    check shuffles two hashes per row off that cache, and the row accounting, the quarantine
+    and the canonical table are read off it. The data is written once, to its final place.
     """
     from customer_behavior.ingest import plan as ingest
     from customer_behavior.ingest import validation as V
@@ -126,28 +147,36 @@ def stage_ingest(ctx: RunContext) -> None:
         if plan.customers is not None:
             tables.append(("customers", plan.customers, V.canonical_customer_columns(), C.CUSTOMERS_SCHEMA, ingest.R.CUSTOMER_REASONS))
         for name, table, canonical, schema, reasons in tables:
-            staged_path = ctx.path(f"_staged_{name}")
-            with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
-                staged_df = V.staged_rows(table.validated_df, source_columns=table.raw.source_columns, canonical=canonical)
-                # not partitioned: a partitioned write sorts every task's rows first
-                staged_df.write.mode("overwrite").parquet(staged_path)
-            staged_df = ctx.spark.read.parquet(staged_path)
-            # exact and cheap: Parquet reads just the (mostly null) reason column
-            counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
-            acc = ingest.accounting(counts, reasons)
-            if acc["read"] == 0:
-                raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
-            write_parquet(V.quarantine_from_staged(staged_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
-            ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
-            ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
-            results[f"{name}_rows"] = acc
-            if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
-                kept_at = ingest.move_quarantine_out(ctx.root)
-                raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
-            if acc["accepted"] == 0:
-                raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
-            write_parquet(V.accepted_from_staged(staged_df, schema=schema), ctx.path(DATA_DIR, name))
-            shutil.rmtree(staged_path, ignore_errors=True)
+            cached: list[DataFrame] = []
+            try:
+                with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
+                    rows_df = table.checked_df if table.checked_df is not None else table.validated_df
+                    staged_df = _persist_uncompressed(ctx.spark, V.staged_rows(rows_df, source_columns=table.raw.source_columns, canonical=canonical))
+                    cached.append(staged_df)
+                    if table.checked_df is not None:
+                        copies_df = V.duplicate_copies(staged_df).persist(StorageLevel.MEMORY_AND_DISK)
+                        cached.append(copies_df)
+                        copy_sets = copies_df.count()  # the one read of the input: it fills the cache
+                        if copy_sets:
+                            small = copy_sets <= _BROADCAST_COPIES_MAX
+                            staged_df = V.with_duplicate_reason(staged_df, F.broadcast(copies_df) if small else copies_df)
+                    counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
+                acc = ingest.accounting(counts, reasons)
+                if acc["read"] == 0:
+                    raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
+                write_parquet(V.quarantine_from_staged(staged_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
+                ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
+                ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
+                results[f"{name}_rows"] = acc
+                if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
+                    kept_at = ingest.move_quarantine_out(ctx.root)
+                    raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
+                if acc["accepted"] == 0:
+                    raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
+                write_parquet(V.accepted_from_staged(staged_df, schema=schema), ctx.path(DATA_DIR, name))
+            finally:
+                for df in cached:
+                    df.unpersist()
             ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
 
 

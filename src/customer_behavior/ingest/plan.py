@@ -22,9 +22,11 @@ from customer_behavior.ingest.readers import RawTable, input_errors, read_raw
 from customer_behavior.ingest.validation import (
     ResolvedColumns,
     Rules,
+    duplicate_copies,
     resolve_columns,
     resolve_customer_columns,
     with_customer_reason,
+    with_duplicate_reason,
     with_transaction_reason,
 )
 
@@ -34,7 +36,10 @@ QUARANTINE_DIR = "quarantine"
 @dataclass(frozen=True)
 class TablePlan:
     raw: RawTable
-    validated_df: DataFrame  # raw columns + canonical `__cb_` columns + reason
+    validated_df: DataFrame  # raw columns + canonical `__cb_` columns + reason (every rule)
+    # every rule but the exact-duplicate check, with the row hashes it needs (None: the
+    # table has no such check): the pipeline finds the copies on a cached copy of this
+    checked_df: DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ def plan_ingest(spark: SparkSession, input_cfg: InputConfig, *, today: dt.date |
     raw = read_raw(spark, input_cfg.path, mapping.source)
     resolved = resolve_columns(raw, mapping)
     with input_errors(input_cfg.path):
-        validated_df = with_transaction_reason(raw.df, source_columns=raw.source_columns, resolved=resolved, mapping=mapping, rules=rules)
+        checked_df = with_transaction_reason(raw.df, source_columns=raw.source_columns, resolved=resolved, mapping=mapping, rules=rules)
+        validated_df = with_duplicate_reason(checked_df, duplicate_copies(checked_df))
     customers = None
     if mapping.customers is not None and mapping.customers.path:
         raw_customers = read_raw(spark, mapping.customers.path, mapping.customers.source, what="customers input")
@@ -77,7 +83,7 @@ def plan_ingest(spark: SparkSession, input_cfg: InputConfig, *, today: dt.date |
         with input_errors(mapping.customers.path, "customers input"):
             customers_df = with_customer_reason(raw_customers.df, source_columns=raw_customers.source_columns, sources=sources, customers=mapping.customers)
         customers = TablePlan(raw=raw_customers, validated_df=customers_df)
-    return IngestPlan(mapping=mapping, rules=rules, transactions=TablePlan(raw=raw, validated_df=validated_df), resolved=resolved, customers=customers)
+    return IngestPlan(mapping=mapping, rules=rules, transactions=TablePlan(raw=raw, validated_df=validated_df, checked_df=checked_df), resolved=resolved, customers=customers)
 
 
 # --------------------------------------------------------------------------- accounting

@@ -2,7 +2,9 @@
 
 Everything is parsed with try_ functions (ANSI mode stays on: a plain cast of bad text
 would fail the job). Each row gets the first rule it fails (`reasons.TRANSACTION_REASONS`
-is the order) or no reason at all; the only shuffle is the duplicate check. The result
+is the order) or no reason at all. The row rules need no shuffle; the duplicate check
+needs one, but only of two 64-bit hashes per row (`duplicate_copies`), never of whole
+rows: the copies found are joined back by hash (`with_duplicate_reason`). The result
 splits into the canonical table (`accepted_transactions`) and the quarantine.
 """
 
@@ -38,6 +40,13 @@ _HAS_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d\d(:?\d\d)?)$"
 _MAX_QUANTITY = 2_000_000_000
 _LOYALTY_TRUE = ("true", "yes", "y", "1", "t")
 _LOYALTY_FALSE = ("false", "no", "n", "0", "f")
+# Carried by the validated rows (and the staged table) until the duplicate check has run.
+ROW_HASH_1 = "__cb_row_hash_1"
+ROW_HASH_2 = "__cb_row_hash_2"
+ROW_ID = "__cb_row_id"  # read order (partition, then position): which copy is kept
+DUPLICATE_KEYS = (ROW_HASH_1, ROW_HASH_2, ROW_ID)
+_KEPT_ROW_ID = "__cb_kept_row_id"
+_SECOND_HASH_SALT = "customer-behavior duplicate check"
 
 
 @dataclass(frozen=True)
@@ -215,14 +224,10 @@ def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...
         .when(F.col("__cb_quantity") == F.lit(0.0), F.lit(R.ZERO_QUANTITY))
         .when(F.col("__cb_status").isNull(), F.lit(R.UNKNOWN_STATUS))
     )
-    # Identical rows get identical reasons above; of the otherwise-valid ones, keep one copy.
-    # Numbered on the raw columns alone, so the shuffle carries no more than the input.
-    # A 64-bit hash leads the partition key: the sort then mostly compares one long, not ~10 strings.
-    copies = W.partitionBy(F.xxhash64(*[F.col(c) for c in source_columns]), *[F.col(c) for c in source_columns]).orderBy(F.col(SOURCE_FILE))
     row_hash = F.sha2(F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)])), 256)
+    first_hash, second_hash = row_hashes(source_columns)
     return (
-        raw_df.withColumn("__cb_copy", F.row_number().over(copies))
-        .select(
+        raw_df.select(
             "*",
             customer_id.alias("__cb_customer_id"),
             event_ts.alias("__cb_event_ts"),
@@ -234,8 +239,53 @@ def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...
             is_bad_number.alias("__cb_bad_number"),
             status.alias("__cb_status"),
             F.coalesce(transaction_text, F.concat(F.lit("H"), F.substring(row_hash, 1, 24))).alias("__cb_transaction_id"),
+            first_hash.alias(ROW_HASH_1),
+            second_hash.alias(ROW_HASH_2),
+            F.monotonically_increasing_id().alias(ROW_ID),
         )
-        .withColumn(C.REASON, reason.when(F.col("__cb_copy") > F.lit(1), F.lit(R.DUPLICATE_ROW)))
+        .withColumn(C.REASON, reason)
+    )
+
+
+# --------------------------------------------------------------------------- exact duplicates
+
+def row_hashes(source_columns: tuple[str, ...]) -> tuple[Column, Column]:
+    """Two 64-bit hashes of all original columns: equal rows give equal pairs.
+
+    xxhash64 skips nulls, so each value is preceded by its null flag (otherwise ("a", null)
+    and (null, "a") would hash alike). The second hash is the same function from another
+    starting point (a salt hashed first), so the pair acts as one 128-bit hash: at 10^9 rows
+    the chance that two different rows share it is about 10^-21.
+    """
+    values: list[Column] = []
+    for name in source_columns:
+        values += [F.col(name).isNull(), F.col(name)]
+    return F.xxhash64(*values), F.xxhash64(F.lit(_SECOND_HASH_SALT), *values)
+
+
+def duplicate_copies(validated_df: DataFrame) -> DataFrame:
+    """One row per set of identical otherwise-valid rows that has more than one copy.
+
+    Columns: the two row hashes and the row id of the copy that is kept (the first read).
+    Identical rows get identical reasons from the row rules, so only rows without a reason
+    can be duplicates that matter. Shuffles 24 bytes per row, not the rows.
+    """
+    return (
+        validated_df.filter(F.col(C.REASON).isNull())
+        .groupBy(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
+        .agg(F.count(F.lit(1)).alias("__cb_copies"), F.min(F.col(ROW_ID)).alias(_KEPT_ROW_ID))
+        .filter(F.col("__cb_copies") > F.lit(1))
+        .select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(_KEPT_ROW_ID))
+    )
+
+
+def with_duplicate_reason(validated_df: DataFrame, copies_df: DataFrame) -> DataFrame:
+    """`duplicate_row` for every copy but the kept one; the hash columns are dropped."""
+    is_extra_copy = F.col(_KEPT_ROW_ID).isNotNull() & (F.col(ROW_ID) != F.col(_KEPT_ROW_ID))
+    return (
+        validated_df.join(copies_df, on=[ROW_HASH_1, ROW_HASH_2], how="left")
+        .withColumn(C.REASON, F.when(F.col(C.REASON).isNull() & is_extra_copy, F.lit(R.DUPLICATE_ROW)).otherwise(F.col(C.REASON)))
+        .drop(_KEPT_ROW_ID, *DUPLICATE_KEYS)
     )
 
 
@@ -287,40 +337,35 @@ def quarantined_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...]
     )
 
 
-IS_ACCEPTED = "__cb_is_accepted"
-
-
 def _staged_source(i: int) -> str:
     return f"__cb_source_{i}"
 
 
 def staged_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...], canonical: list[Column]) -> DataFrame:
-    """Accepted and rejected rows in one table, written once and split afterwards.
+    """Accepted and rejected rows in one table, from which both outputs are split.
 
-    Canonical columns for every row; the original values (as text) only for rejected rows,
-    so for accepted rows they are nulls that Parquet stores in next to no space.
+    Canonical columns for every row; the original values (as text) for the rejected rows,
+    and for every row while the duplicate check is still to come (a row valid so far may be
+    an extra copy, quarantined with its original values); the duplicate-check columns, if any.
     """
-    is_rejected = F.col(C.REASON).isNotNull()
+    may_be_copy = ROW_HASH_1 in validated_df.columns
+    keeps_source = F.lit(True) if may_be_copy else F.col(C.REASON).isNotNull()
     return validated_df.select(
         *canonical,
-        *[F.when(is_rejected, F.col(c).cast("string")).alias(_staged_source(i)) for i, c in enumerate(source_columns)],
+        *[F.when(keeps_source, F.col(c).cast("string")).alias(_staged_source(i)) for i, c in enumerate(source_columns)],
         F.col(RAW_LINE).alias(C.RAW_LINE),
         F.col(SOURCE_FILE).alias(C.SOURCE_FILE),
         F.col(C.REASON),
-        (~is_rejected).alias(IS_ACCEPTED),
+        *[F.col(c) for c in DUPLICATE_KEYS if c in validated_df.columns],
     )
 
 
-def _is_accepted_partition() -> Column:
-    return F.col(IS_ACCEPTED)
-
-
 def accepted_from_staged(staged_df: DataFrame, *, schema: T.StructType) -> DataFrame:
-    return staged_df.filter(_is_accepted_partition()).select(*[F.col(f.name) for f in schema.fields])
+    return staged_df.filter(F.col(C.REASON).isNull()).select(*[F.col(f.name) for f in schema.fields])
 
 
 def quarantine_from_staged(staged_df: DataFrame, *, source_columns: tuple[str, ...]) -> DataFrame:
-    return staged_df.filter(~_is_accepted_partition()).select(
+    return staged_df.filter(F.col(C.REASON).isNotNull()).select(
         *[F.col(_staged_source(i)).alias(c) for i, c in enumerate(source_columns)],
         F.col(C.RAW_LINE),
         F.col(C.SOURCE_FILE),
