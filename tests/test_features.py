@@ -154,3 +154,16 @@ def test_as_of_before_first_transaction_is_an_error():
         resolve_as_of(dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 3, 4))
     with pytest.raises(InputError, match="features.as_of"):
         resolve_as_of(dt.date(2024, 1, 1), dt.date(2024, 1, 1), dt.date(2024, 3, 4))
+
+
+def test_micros_equal_the_decimal_rounding(spark):
+    """The shortcut of `micros` against the DECIMAL(18,6) cast, on values near the edges."""
+    from pyspark.sql import functions as F
+
+    from customer_behavior.features import micros, money
+
+    values = [0.0, 12.34, -50.55, 0.1 + 0.2, 1e-7, 4.9999995e-7, 5e-7, -5e-7, 2.0000005, 123456.7890125, 999999999.999999, 1e9 + 0.5, 5e11 + 0.123]
+    df = spark.createDataFrame([(v,) for v in values], "amount double")
+    rows = df.select(micros(F.col("amount")).alias("fast"), (money(F.col("amount")) * F.lit(1_000_000)).cast("long").alias("exact")).collect()
+    assert [r["fast"] for r in rows] == [r["exact"] for r in rows]
+    assert rows[1]["fast"] == 12_340_000 and rows[6]["exact"] == 1
