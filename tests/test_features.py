@@ -8,7 +8,7 @@ import pytest
 
 from customer_behavior import columns as C
 from customer_behavior.errors import InputError
-from customer_behavior.features import all_customer_features, customer_features, resolve_as_of
+from customer_behavior.features import MAX_PIVOT_VALUES, FeatureDomain, all_customer_features, customer_features, event_day_bounds, resolve_as_of
 
 AS_OF = dt.date(2024, 2, 1)
 
@@ -25,7 +25,9 @@ def _row(tid, cid, day, amount, status="completed", category="books", quantity=1
 ROWS = [
     # one-time buyer, Monday 2024-01-01 ... as_of 2024-02-01 -> recency 31
     _row("a1", "one_time", "2024-01-01", 40.0),
-    # same-day repeat (Saturday 2024-01-06), then one more order on Wednesday 2024-01-10
+    # same-day repeat (Saturday 2024-01-06), then one more order on Wednesday 2024-01-10;
+    # a cancellation before the first order must not become the "first purchase day"
+    _row("b0", "same_day", "2024-01-04", 0.0, status="cancelled", category="zzz"),
     _row("b1", "same_day", "2024-01-06", 10.0, category="toys", quantity=2, discount=0.1, hour=9),
     _row("b2", "same_day", "2024-01-06", 30.0, category="books", quantity=4, hour=18),
     _row("b3", "same_day", "2024-01-10", 20.0, category="toys", quantity=3, payment="cash", channel="app"),
@@ -46,10 +48,24 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def features(spark):
+def _domain(df, path: str) -> FeatureDomain | None:
+    """arrays: no domain (order-line arrays); counts: the domain of the bounds query;
+    counts_old_base: the same values with a first day years back, so the months of the
+    data fall in the second 63-bit word of the month bit sets."""
+    if path == "arrays":
+        return None
+    domain = FeatureDomain.from_bounds(df.transform(event_day_bounds).first())
+    if path == "counts_old_base":
+        return FeatureDomain(first_day=dt.date(2018, 6, 1), values=domain.values)
+    return domain
+
+
+@pytest.fixture(scope="module", params=["arrays", "counts", "counts_old_base"])
+def features(spark, request):
     df = spark.createDataFrame(ROWS, schema=C.TRANSACTIONS_SCHEMA)
-    rows = customer_features(df, as_of=AS_OF).collect()
+    domain = _domain(df, request.param)
+    assert (domain is None) == (request.param == "arrays")
+    rows = customer_features(df, as_of=AS_OF, domain=domain).collect()
     return {r[C.CUSTOMER_ID]: r.asDict() for r in rows}
 
 
@@ -106,10 +122,27 @@ def test_null_descriptive_columns(features):
     assert f[C.AVG_BASKET_SIZE] is None
 
 
-def test_cancel_only_customer_has_no_orders(spark):
+@pytest.mark.parametrize("path", ["arrays", "counts"])
+def test_cancel_only_customer_has_no_orders(spark, path):
     df = spark.createDataFrame(ROWS, schema=C.TRANSACTIONS_SCHEMA)
-    rows = all_customer_features(df, as_of=AS_OF).filter(f"{C.ORDERS} = 0").collect()
-    assert [r[C.CUSTOMER_ID] for r in rows] == ["cancel_only"]
+    rows = all_customer_features(df, as_of=AS_OF, domain=_domain(df, path)).filter(f"{C.ORDERS} = 0").collect()
+    assert [(r[C.CUSTOMER_ID], r[C.BTYD_FREQUENCY], r[C.ACTIVE_MONTHS], r[C.FAVOURITE_CATEGORY]) for r in rows] == [("cancel_only", -1.0, 0, None)]
+
+
+def test_domain_from_bounds_falls_back_when_a_column_has_too_many_values():
+    many = [f"v{i:03d}" for i in range(MAX_PIVOT_VALUES + 1)]
+    bounds = {"first_day": dt.date(2024, 1, 1), C.CATEGORY: many, C.PAYMENT_METHOD: ["card", "cash"], C.CHANNEL: []}
+    domain = FeatureDomain.from_bounds(bounds)
+    assert domain.values == {C.CATEGORY: None, C.PAYMENT_METHOD: ("card", "cash"), C.CHANNEL: ()}
+    assert not domain.is_small
+    assert FeatureDomain.from_bounds({**bounds, C.CATEGORY: many[:MAX_PIVOT_VALUES]}).is_small
+
+
+def test_value_outside_the_domain_stops_the_job(spark):
+    df = spark.createDataFrame(ROWS, schema=C.TRANSACTIONS_SCHEMA)
+    domain = FeatureDomain(first_day=dt.date(2023, 12, 1), values={C.CATEGORY: ("books",), C.PAYMENT_METHOD: ("card", "cash"), C.CHANNEL: ("app", "store", "web")})
+    with pytest.raises(Exception, match="category value not in the domain"):
+        customer_features(df, as_of=AS_OF, domain=domain).collect()
 
 
 def test_as_of_defaults_to_day_after_last_event():
@@ -121,3 +154,16 @@ def test_as_of_before_first_transaction_is_an_error():
         resolve_as_of(dt.date(2023, 12, 31), dt.date(2024, 1, 1), dt.date(2024, 3, 4))
     with pytest.raises(InputError, match="features.as_of"):
         resolve_as_of(dt.date(2024, 1, 1), dt.date(2024, 1, 1), dt.date(2024, 3, 4))
+
+
+def test_micros_equal_the_decimal_rounding(spark):
+    """The shortcut of `micros` against the DECIMAL(18,6) cast, on values near the edges."""
+    from pyspark.sql import functions as F
+
+    from customer_behavior.features import micros, money
+
+    values = [0.0, 12.34, -50.55, 0.1 + 0.2, 1e-7, 4.9999995e-7, 5e-7, -5e-7, 2.0000005, 123456.7890125, 999999999.999999, 1e9 + 0.5, 5e11 + 0.123]
+    df = spark.createDataFrame([(v,) for v in values], "amount double")
+    rows = df.select(micros(F.col("amount")).alias("fast"), (money(F.col("amount")) * F.lit(1_000_000)).cast("long").alias("exact")).collect()
+    assert [r["fast"] for r in rows] == [r["exact"] for r in rows]
+    assert rows[1]["fast"] == 12_340_000 and rows[6]["exact"] == 1

@@ -10,16 +10,20 @@ import pandas as pd
 import pytest
 
 from customer_behavior import columns as C
-from customer_behavior.features import customer_features, event_day_bounds, resolve_as_of
+from customer_behavior.features import FeatureDomain, customer_features, event_day_bounds, resolve_as_of
 
 
-@pytest.fixture(scope="module")
-def world(synthetic_small):
+@pytest.fixture(scope="module", params=["counts", "arrays"])
+def world(synthetic_small, request):
+    """Both aggregation paths: per-value counts with the bounds query's domain (the
+    pipeline's) and the order-line arrays (no domain, or too many values)."""
     transactions_df = synthetic_small["transactions"]
     bounds = transactions_df.transform(event_day_bounds).first()
+    domain = FeatureDomain.from_bounds(bounds) if request.param == "counts" else None
+    assert domain is None or domain.is_small
     # an as-of inside the data, so the window filter is exercised too
     as_of = resolve_as_of(bounds["last_day"] - dt.timedelta(days=30), bounds["first_day"], bounds["last_day"])
-    spark_pdf = customer_features(transactions_df, as_of=as_of).toPandas().set_index(C.CUSTOMER_ID).sort_index()
+    spark_pdf = customer_features(transactions_df, as_of=as_of, domain=domain).toPandas().set_index(C.CUSTOMER_ID).sort_index()
     tx = transactions_df.toPandas()
     tx["day"] = tx[C.EVENT_TS].dt.tz_localize(None).dt.normalize() if tx[C.EVENT_TS].dt.tz is not None else tx[C.EVENT_TS].dt.normalize()
     return {"as_of": as_of, "spark": spark_pdf, "tx": tx}

@@ -25,22 +25,27 @@ shuffle). Definitions (also in docs/definitions.md):
   purchase days (the first purchase day left out; 0 when frequency is 0). Returns are
   not purchases, so they are not in the BTYD summary (Gamma-Gamma needs positive spend).
 
-Money is summed as DECIMAL so that sums are exact and independent of the order in which
-rows arrive after the shuffle (floating-point sums are not); results are doubles.
+Money is rounded per row to DECIMAL(18,6) and summed exactly (whole millionths as longs,
+or DECIMAL sums on the array path), so sums do not depend on the order in which rows
+arrive after the shuffle; results are doubles.
 
-Why arrays: favourite category, payment and channel need counts per (customer, value),
-and monetary_value needs the spend of the first purchase day, which is only known once
-the first day is. Instead of one extra groupBy (and shuffle) per categorical column, the
-aggregation also collects each customer's order lines (a handful per customer) and SQL
-higher-order functions (transform/filter/aggregate/array_min) finish the job per row,
-with no second shuffle and nothing of ours running on the executors.
+How (docs/definitions.md, "How it is computed"): with a small `FeatureDomain` (the
+categorical values and the first day, from the `event_day_bounds` query the pipeline runs
+anyway), one shuffle by customer and two hash aggregations inside its partitions:
+(customer, day) then customer, with one count column per categorical value and month bit
+sets; modes, distinct counts and the BTYD summary follow per row. No arrays, no join, no
+Python on the executors. Without a domain (or with a column of more than MAX_PIVOT_VALUES
+values) the aggregation collects each customer's order lines (a handful) and SQL
+higher-order functions (transform/filter/aggregate/array_min) finish the job per row:
+same values, about three times the CPU.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -58,15 +63,64 @@ _WEEKEND_ORDERS = "weekend_orders"
 _DISCOUNTED_ORDERS = "discounted_orders"
 _PURCHASE_DAYS = "purchase_days"
 _MONTH = "month"
+_ORDER_MICROS = "order_micros"
+_RETURN_MICROS = "return_micros"
+_FIRST_DAY_MICROS = "first_day_micros"
+_QUANTITY_SUM = "quantity_sum"
+_QUANTITY_COUNT = "quantity_count"
+_MONTH_BITS = "month_bits"
+_IS_ORDER = "is_order"
+_IS_RETURN = "is_return"
+_IS_DISCOUNTED = "is_discounted"
+_DAY_ORDERS = "day_orders"
+_DAY_RETURNS = "day_returns"
+
+# Categorical columns counted per value in the one-pass aggregation, and how many values
+# each may have before the features fall back to collecting order lines into arrays.
+PIVOT_COLUMNS = (C.CATEGORY, C.PAYMENT_METHOD, C.CHANNEL)
+MAX_PIVOT_VALUES = 64
+MICROS = 1_000_000
+MONTH_WORD_BITS = 63
 
 
 # --------------------------------------------------------------------------- as-of date
 
 
 def event_day_bounds(transactions_df: DataFrame) -> DataFrame:
-    """One row: the first and last event day (a tiny aggregate the pipeline collects)."""
+    """One row: the first and last event day and, per categorical column, its sorted
+    distinct values (at most MAX_PIVOT_VALUES + 1 of them reach the driver): a tiny
+    aggregate the pipeline collects and turns into a `FeatureDomain`.
+
+    A hash aggregation by the value combination comes first (a few hundred groups on
+    usual data), so collect_set, an object aggregate, sees those groups, not every row."""
     day = F.to_date(F.col(C.EVENT_TS))
-    return transactions_df.agg(F.min(day).alias("first_day"), F.max(day).alias("last_day"))
+    combinations_df = transactions_df.groupBy(*[F.col(name) for name in PIVOT_COLUMNS]).agg(
+        F.min(day).alias("first_day"), F.max(day).alias("last_day")
+    )
+    value_sets = [
+        F.slice(F.array_sort(F.collect_set(F.col(name))), 1, MAX_PIVOT_VALUES + 1).alias(name) for name in PIVOT_COLUMNS
+    ]
+    return combinations_df.agg(F.min("first_day").alias("first_day"), F.max("last_day").alias("last_day"), *value_sets)
+
+
+@dataclass(frozen=True)
+class FeatureDomain:
+    """What the one-pass aggregation must know before it starts: the first event day (the
+    base of the month bit sets) and the values of the categorical columns (one count
+    column per value). A column with more than MAX_PIVOT_VALUES values gets None, and the
+    features fall back to the order-line arrays."""
+
+    first_day: dt.date
+    values: dict[str, tuple[str, ...] | None]
+
+    @classmethod
+    def from_bounds(cls, bounds: Row) -> FeatureDomain:
+        values = {name: tuple(bounds[name]) if len(bounds[name]) <= MAX_PIVOT_VALUES else None for name in PIVOT_COLUMNS}
+        return cls(first_day=bounds["first_day"], values=values)
+
+    @property
+    def is_small(self) -> bool:
+        return all(values is not None for values in self.values.values())
 
 
 def resolve_as_of(configured: dt.date | None, first_day: dt.date | None, last_day: dt.date | None) -> dt.date:
@@ -205,6 +259,186 @@ def with_derived_features(customers_df: DataFrame, *, as_of: dt.date) -> DataFra
     )
 
 
+# --------------------------------------------------------------------------- one pass, no arrays
+
+
+def _count_column(name: str, index: int) -> str:
+    return f"{name}__{index}"
+
+
+def micros(amount: Column) -> Column:
+    """The amount rounded to 6 decimals (the DECIMAL(18,6) of `money`) as a whole number of
+    millionths: long sums are exact and far cheaper than DECIMAL(28,6) sums. A customer's
+    total must stay below 9.2 x 10^12 (Long.MAX_VALUE millionths).
+
+    Shortcut without the string-based decimal cast: for |amount| < 10^9 the double product
+    amount x 10^6 is off by less than 0.1, and the decimal the cast starts from
+    (Double.toString) by less than 0.06 millionths; so when the product lies within 0.25
+    of a whole number k, the cast rounds to k as well. Otherwise (a near-tie at the 7th
+    decimal, a huge amount) the cast decides."""
+    scaled = amount * F.lit(float(MICROS))
+    nearest = F.floor(scaled + F.lit(0.5))
+    is_clear = (F.abs(amount) < F.lit(1e9)) & (F.abs(scaled - nearest) < F.lit(0.25))
+    return F.when(is_clear, nearest.cast("long")).otherwise((money(amount) * F.lit(MICROS)).cast("long"))
+
+
+def from_micros(total: Column) -> Column:
+    return (total.cast(T.DecimalType(28, 0)) / F.lit(MICROS)).cast(MONEY_SUM).cast("double")
+
+
+def _value_index(name: str, values: tuple[str, ...]) -> Column:
+    """1-based position of the row's value in the domain, null for a null value; a value
+    the domain does not know (a domain from other data) stops the job rather than being
+    silently left out of the counts."""
+    position = F.array_position(F.array(*[F.lit(v) for v in values]), F.col(name)).cast("int")
+    unknown = F.col(name).isNotNull() & (position == F.lit(0))
+    return F.when(unknown, F.raise_error(F.lit(f"features: {name} value not in the domain of the bounds query"))).otherwise(position)
+
+
+def _month_index(day: Column, first_day: dt.date) -> Column:
+    return F.year(day) * F.lit(12) + F.month(day) - F.lit(first_day.year * 12 + first_day.month)
+
+
+def _month_words(first_day: dt.date, as_of: dt.date) -> int:
+    last = as_of - dt.timedelta(days=1)
+    months = (last.year * 12 + last.month) - (first_day.year * 12 + first_day.month) + 1
+    return max(1, -(-months // MONTH_WORD_BITS))
+
+
+def _most_frequent_of_counts(name: str, values: tuple[str, ...]) -> Column:
+    """The value with the highest count; ties to the alphabetically first (the domain is
+    sorted, so the smaller index wins: greatest over (count, -index)). Null if no counts."""
+    if not values:
+        return F.lit(None).cast("string")
+    candidates = [
+        F.when(
+            F.col(_count_column(name, i)) > F.lit(0),
+            F.struct(F.col(_count_column(name, i)).alias("n"), F.lit(-i).alias("rank"), F.lit(v).alias("value")),
+        )
+        for i, v in enumerate(values)
+    ]
+    best = F.greatest(*candidates) if len(candidates) > 1 else candidates[0]
+    return best.getField("value")
+
+
+def aggregate_customer_days(transactions_df: DataFrame, *, domain: FeatureDomain) -> DataFrame:
+    """Level 1: per (customer, day) counts, money in millionths and per-value counts.
+
+    The rows are first hash-partitioned by customer (the one shuffle): this grouping and
+    the per-customer one after it both run inside those partitions, with no exchange.
+    The day level is what the BTYD summary needs (purchase days, the first day's spend)."""
+    order = F.col(_IS_ORDER)
+    value_indexes = [_value_index(name, domain.values[name]).alias(name) for name in PIVOT_COLUMNS]
+    rows_df = transactions_df.select(
+        F.col(C.CUSTOMER_ID),
+        F.to_date(F.col(C.EVENT_TS)).alias(_DAY),
+        is_order().alias(_IS_ORDER),
+        is_return().alias(_IS_RETURN),
+        micros(F.col(C.AMOUNT)).alias(C.AMOUNT),
+        F.col(C.QUANTITY),
+        (F.col(C.DISCOUNT) > F.lit(0)).alias(_IS_DISCOUNTED),
+        *value_indexes,
+    ).repartition(F.col(C.CUSTOMER_ID))
+    value_counts = [
+        F.count(F.when(order & (F.col(name) == F.lit(i + 1)), F.lit(1))).alias(_count_column(name, i))
+        for name in PIVOT_COLUMNS
+        for i in range(len(domain.values[name]))
+    ]
+    return rows_df.groupBy(C.CUSTOMER_ID, _DAY).agg(
+        F.count(F.when(order, F.lit(1))).alias(_DAY_ORDERS),
+        F.count(F.when(F.col(_IS_RETURN), F.lit(1))).alias(_DAY_RETURNS),
+        F.sum(F.when(order, F.col(C.AMOUNT))).alias(_ORDER_MICROS),
+        F.sum(F.when(F.col(_IS_RETURN), F.col(C.AMOUNT))).alias(_RETURN_MICROS),
+        F.count(F.when(order & F.col(_IS_DISCOUNTED), F.lit(1))).alias(_DISCOUNTED_ORDERS),
+        F.sum(F.when(order, F.col(C.QUANTITY))).alias(_QUANTITY_SUM),
+        F.count(F.when(order, F.col(C.QUANTITY))).alias(_QUANTITY_COUNT),
+        *value_counts,
+    )
+
+
+def aggregate_customers_from_days(days_df: DataFrame, *, domain: FeatureDomain, as_of: dt.date) -> DataFrame:
+    """Level 2: per customer, from the day rows (same partitions, no shuffle)."""
+    has_orders = F.col(_DAY_ORDERS) > F.lit(0)
+    purchase_day = F.when(has_orders, F.col(_DAY))
+    month = _month_index(F.col(_DAY), domain.first_day)
+    # one bit per calendar month since the first event's month, 63 months per long; the
+    # bit comes from a literal array of powers of two (shiftleft takes no Column in 3.5)
+    powers_of_two = F.array(*[F.lit(2**k).cast("long") for k in range(MONTH_WORD_BITS)])
+    month_words = [
+        F.bit_or(
+            F.when(
+                has_orders & (month >= F.lit(MONTH_WORD_BITS * w)) & (month < F.lit(MONTH_WORD_BITS * (w + 1))),
+                F.element_at(powers_of_two, month - F.lit(MONTH_WORD_BITS * w - 1)),
+            )
+        ).alias(f"{_MONTH_BITS}__{w}")
+        for w in range(_month_words(domain.first_day, as_of))
+    ]
+    value_counts = [
+        F.sum(_count_column(name, i)).alias(_count_column(name, i)) for name in PIVOT_COLUMNS for i in range(len(domain.values[name]))
+    ]
+    return days_df.groupBy(C.CUSTOMER_ID).agg(
+        F.sum(_DAY_ORDERS).alias(C.ORDERS),
+        F.sum(_DAY_RETURNS).alias(C.RETURNS),
+        F.sum(_ORDER_MICROS).alias(_ORDER_MICROS),
+        F.sum(_RETURN_MICROS).alias(_RETURN_MICROS),
+        F.min(purchase_day).alias(C.FIRST_PURCHASE_DATE),
+        F.max(purchase_day).alias(C.LAST_PURCHASE_DATE),
+        F.count(purchase_day).alias(_PURCHASE_DAYS),
+        # min_by skips rows whose ordering is null: days without an order
+        F.min_by(F.col(_ORDER_MICROS), purchase_day).alias(_FIRST_DAY_MICROS),
+        F.sum(F.when(is_weekend(F.col(_DAY)), F.col(_DAY_ORDERS)).otherwise(F.lit(0))).alias(_WEEKEND_ORDERS),
+        F.sum(_DISCOUNTED_ORDERS).alias(_DISCOUNTED_ORDERS),
+        F.sum(_QUANTITY_SUM).alias(_QUANTITY_SUM),
+        F.sum(_QUANTITY_COUNT).alias(_QUANTITY_COUNT),
+        *month_words,
+        *value_counts,
+    )
+
+
+def with_derived_features_from_counts(customers_df: DataFrame, *, domain: FeatureDomain, as_of: dt.date) -> DataFrame:
+    """Per row from the level-2 aggregates: the same columns as `with_derived_features`."""
+    as_of_col = F.lit(as_of)
+    orders = F.col(C.ORDERS)
+    first, last = F.col(C.FIRST_PURCHASE_DATE), F.col(C.LAST_PURCHASE_DATE)
+    net_micros = F.col(_ORDER_MICROS) + F.coalesce(F.col(_RETURN_MICROS), F.lit(0).cast("long"))
+    frequency = F.col(_PURCHASE_DAYS) - F.lit(1)
+    active_months = sum(
+        (F.bit_count(F.coalesce(F.col(f"{_MONTH_BITS}__{w}"), F.lit(0).cast("long"))) for w in range(_month_words(domain.first_day, as_of))),
+        F.lit(0),
+    )
+    categories = domain.values[C.CATEGORY]
+    distinct_categories = sum(
+        (F.when(F.col(_count_column(C.CATEGORY, i)) > F.lit(0), F.lit(1)).otherwise(F.lit(0)) for i in range(len(categories))),
+        F.lit(0),
+    )
+    return (
+        customers_df.withColumn(C.AS_OF_DATE, as_of_col)
+        .withColumn(C.RECENCY_DAYS, F.datediff(as_of_col, last))
+        .withColumn(C.MONETARY, from_micros(net_micros))
+        .withColumn(C.TENURE_DAYS, F.datediff(as_of_col, first))
+        .withColumn(C.AVG_ORDER_VALUE, _ratio(F.col(C.MONETARY), orders))
+        .withColumn(C.AVG_DAYS_BETWEEN_ORDERS, _ratio(F.datediff(last, first), orders - F.lit(1)))
+        .withColumn(C.ACTIVE_MONTHS, active_months.cast("int"))
+        .withColumn(C.DISTINCT_CATEGORIES, distinct_categories.cast("int"))
+        .withColumn(C.FAVOURITE_CATEGORY, _most_frequent_of_counts(C.CATEGORY, categories))
+        .withColumn(C.PREFERRED_PAYMENT_METHOD, _most_frequent_of_counts(C.PAYMENT_METHOD, domain.values[C.PAYMENT_METHOD]))
+        .withColumn(C.PREFERRED_CHANNEL, _most_frequent_of_counts(C.CHANNEL, domain.values[C.CHANNEL]))
+        .withColumn(C.WEEKEND_SHARE, _ratio(F.col(_WEEKEND_ORDERS), orders))
+        .withColumn(C.RETURN_RATE, _ratio(F.col(C.RETURNS), orders))
+        .withColumn(C.DISCOUNT_SHARE, _ratio(F.col(_DISCOUNTED_ORDERS), orders))
+        .withColumn(C.AVG_BASKET_SIZE, _ratio(F.col(_QUANTITY_SUM), F.col(_QUANTITY_COUNT)))
+        .withColumn(C.BTYD_FREQUENCY, frequency.cast("double"))
+        .withColumn(C.BTYD_RECENCY, F.datediff(last, first).cast("double"))
+        .withColumn(C.BTYD_T, (F.datediff(as_of_col, first) - F.lit(1)).cast("double"))
+        .withColumn(
+            C.BTYD_MONETARY_VALUE,
+            F.when(frequency > F.lit(0), from_micros(F.col(_ORDER_MICROS) - F.col(_FIRST_DAY_MICROS)) / frequency.cast("double")).otherwise(
+                F.lit(0.0)
+            ),
+        )
+    )
+
+
 FEATURE_COLUMNS = (
     C.CUSTOMER_ID,
     C.AS_OF_DATE,
@@ -238,24 +472,33 @@ def select_features(customers_df: DataFrame) -> DataFrame:
     return customers_df.select(*[F.col(name) for name in FEATURE_COLUMNS])
 
 
-def all_customer_features(transactions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+def all_customer_features(transactions_df: DataFrame, *, as_of: dt.date, domain: FeatureDomain | None = None) -> DataFrame:
     """Features of every customer seen in the window, including those with no order
-    (orders = 0, most features null); the pipeline counts and drops those."""
-    return (
-        transactions_df.transform(filter_observed, as_of=as_of)
-        .transform(aggregate_customers)
-        .transform(with_derived_features, as_of=as_of)
-        .transform(select_features)
-    )
+    (orders = 0, most features null); the pipeline counts and drops those.
+
+    With a small `domain` (from `event_day_bounds`): the array-free path, two hash
+    aggregations over one shuffle. Without one, or with a categorical column of more than
+    MAX_PIVOT_VALUES values: one aggregation collecting order lines into arrays. Both give
+    the same values (tests compare both with pandas)."""
+    observed_df = transactions_df.transform(filter_observed, as_of=as_of)
+    if domain is not None and domain.is_small:
+        customers_df = (
+            observed_df.transform(aggregate_customer_days, domain=domain)
+            .transform(aggregate_customers_from_days, domain=domain, as_of=as_of)
+            .transform(with_derived_features_from_counts, domain=domain, as_of=as_of)
+        )
+    else:
+        customers_df = observed_df.transform(aggregate_customers).transform(with_derived_features, as_of=as_of)
+    return customers_df.transform(select_features)
 
 
 def filter_customers_with_orders(features_df: DataFrame) -> DataFrame:
     return features_df.filter(F.col(C.ORDERS) > F.lit(0))
 
 
-def customer_features(transactions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
+def customer_features(transactions_df: DataFrame, *, as_of: dt.date, domain: FeatureDomain | None = None) -> DataFrame:
     """One row per customer with at least one order before `as_of` (see module docstring)."""
-    return all_customer_features(transactions_df, as_of=as_of).transform(filter_customers_with_orders)
+    return all_customer_features(transactions_df, as_of=as_of, domain=domain).transform(filter_customers_with_orders)
 
 
 def btyd_summary(features_df: DataFrame) -> DataFrame:

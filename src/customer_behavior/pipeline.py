@@ -195,7 +195,8 @@ def stage_features(ctx: RunContext) -> None:
         as_of = features.resolve_as_of(ctx.cfg.features.as_of_date, bounds["first_day"], bounds["last_day"])
         # Cached so that counting the customers without an order and writing the others
         # share the one aggregation over the transactions.
-        all_df = features.all_customer_features(transactions_df, as_of=as_of).cache()
+        domain = features.FeatureDomain.from_bounds(bounds)
+        all_df = features.all_customer_features(transactions_df, as_of=as_of, domain=domain).cache()
         try:
             has_orders = (F.col(C.ORDERS) > 0).alias("has_orders")
             count_rows = all_df.groupBy(has_orders).agg(F.count(F.lit(1)).alias("n")).collect()
@@ -446,7 +447,7 @@ def _customer_features(ctx: RunContext) -> DataFrame:
         return ctx.tables["customer_features"]
     bounds = features.event_day_bounds(ctx.tables["transactions"]).first()
     as_of = features.resolve_as_of(None, bounds["first_day"], bounds["last_day"])
-    return features.customer_features(ctx.tables["transactions"], as_of=as_of)
+    return features.customer_features(ctx.tables["transactions"], as_of=as_of, domain=features.FeatureDomain.from_bounds(bounds))
 
 
 def stage_personas(ctx: RunContext) -> None:
@@ -523,7 +524,7 @@ def make_score_stage(model_path: str, transactions_path: str, customers_path: st
             customers_df = read_parquet_input(ctx.spark, customers_path, "customers") if customers_path else None
             bounds = features.event_day_bounds(transactions_df).first()
             as_of = features.resolve_as_of(None, bounds["first_day"], bounds["last_day"])
-            features_df = features.customer_features(transactions_df, as_of=as_of)
+            features_df = features.customer_features(transactions_df, as_of=as_of, domain=features.FeatureDomain.from_bounds(bounds))
             scored_df = personas.score_personas(model, metadata, features_df, transactions_df, customers_df)
             if metadata.get("rfm") is None:
                 record.notes.append("score: the model carries no RFM cut points (no segments stage in its run); personas only")
