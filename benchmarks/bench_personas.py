@@ -63,21 +63,35 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
+def next_job_id(spark) -> int | None:
+    """The id the next Spark job will get, from the DAG scheduler (through Py4J).
+
+    The difference over a run is the number of jobs it started. The stage tracker's count
+    comes from the UI store, which keeps only the last spark.ui.retainedJobs (1000) jobs,
+    so a second run in the same process would be miscounted by it.
+    """
+    try:
+        return int(spark.sparkContext._jsc.sc().dagScheduler().nextJobId().get())
+    except Exception:  # noqa: BLE001 - an internal of Spark; fall back to the tracker's count
+        return None
+
+
 def run_stage(ctx: pipeline.RunContext, cfg: PersonasConfig, label: str) -> dict:
     ctx.cfg = dataclasses.replace(ctx.cfg, personas=cfg)
     cpu_before = children_cpu_seconds()
+    jobs_before = next_job_id(ctx.spark)
     with JvmPeakMemory() as memory:
         started = time.perf_counter()
         pipeline.stage_personas(ctx)
         seconds = time.perf_counter() - started
+    jobs = next_job_id(ctx.spark) - jobs_before if jobs_before is not None else None
     record = ctx.tracker.records[-1]
     result = ctx.results["personas"]
     row = {
         "run": label,
         "persona_stage_seconds": round(seconds, 1),
         "jvm_cpu_seconds": round(children_cpu_seconds() - cpu_before, 1),
-        "spark_jobs": record.spark.get("jobs"),
-        "spark_tasks": record.spark.get("tasks"),
+        "spark_jobs": jobs if jobs is not None else record.spark.get("jobs"),
         "k": result["k"],
         "adjusted_rand_index": result.get("adjusted_rand_index"),
         "selection": result["selection"],
