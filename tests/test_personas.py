@@ -3,6 +3,7 @@ naming independent of cluster numbers, save/load/score round trip, and bad input
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -161,9 +162,12 @@ def test_names_do_not_depend_on_cluster_numbers():
 
 
 def test_fit_is_deterministic_whatever_the_input_partitioning(planted, fitted):
-    _, assignments = fitted
-    again = fit_personas(planted["features"].repartition(3), planted["transactions"].repartition(5), None, SMALL_CONFIG)
+    fit, assignments = fitted
+    # also whatever the sweep's threads: the first fit ran k concurrently, this one in turn
+    sequential = dataclasses.replace(SMALL_CONFIG, sweep_parallelism=1)
+    again = fit_personas(planted["features"].repartition(3), planted["transactions"].repartition(5), None, sequential)
     assert {r[C.CUSTOMER_ID]: (r[C.CLUSTER], r[C.PERSONA_NAME]) for r in again.assignments_df.collect()} == assignments
+    assert [(k, round(s, 9), round(c, 6)) for k, s, c, *_ in again.sweep_rows] == [(k, round(s, 9), round(c, 6)) for k, s, c, *_ in fit.sweep_rows]
 
 
 def test_save_load_score_round_trip(planted, fitted, tmp_path):
@@ -232,6 +236,11 @@ def test_k_max_above_the_number_of_customers(planted):
         ({"personas.k_min": 5, "personas.k_max": 4}, "personas.k_max: 4 must be at least personas.k_min"),
         ({"personas.features": "log_orders,favourite_colour"}, "personas.features: unknown feature 'favourite_colour'"),
         ({"personas.algorithm": "dbscan"}, "personas.algorithm: 'dbscan' is not one of"),
+        ({"personas.sweep_restarts": 0}, "personas.sweep_restarts: 0 must be between 1 and 20"),
+        ({"personas.sweep_parallelism": 0}, "personas.sweep_parallelism: 0 must be between 1 and 16"),
+        ({"personas.sweep_partitions": 0}, "personas.sweep_partitions: 0 must be at least 1"),
+        ({"personas.sweep_max_iter": 0}, "personas.sweep_max_iter: 0 must be at least 1"),
+        ({"personas.tol": 0.0}, r"personas.tol: 0.0 must be > 0 and < 1"),
     ],
 )
 def test_bad_config(overrides, message):

@@ -123,10 +123,20 @@ class PersonasConfig:
     )
     silhouette_tolerance: float = knob(0.005, "For selection = silhouette_tolerance: how far below the best silhouette a smaller k may be.")
     seed: int = knob(42, "Seed of the clustering initialisation and of the sweep sample.")
-    max_iter: int = knob(40, "Maximum iterations of each clustering fit.")
+    max_iter: int = knob(40, "Maximum iterations of the final fit (the chosen k, on everyone).")
     restarts: int = knob(
-        3, "Fits per k with different seeds (seed, seed+1, ...); the one with the lowest cost is kept (k-means finds local optima)."
+        1,
+        "Final fits of the chosen k with different seeds (seed, seed+1, ...); the one with the lowest cost is kept (k-means finds local optima).",
     )
+    sweep_max_iter: int = knob(20, "Maximum iterations of each fit in the k sweep.")
+    sweep_restarts: int = knob(3, "Fits per k in the sweep with different seeds; the lowest cost is kept. 1 = one fit per k.")
+    sweep_partitions: int = knob(
+        2, "The sweep sample is coalesced into this many partitions: its fits are many small jobs whose cost is mostly per task."
+    )
+    sweep_parallelism: int = knob(
+        2, "Fits of different k in the sweep run concurrently in this many threads (1 = one after the other); results do not depend on it."
+    )
+    tol: float = knob(1e-4, "Convergence tolerance of kmeans and gmm fits: stop when no centre moves more than this (kmeans; in scaled units).")
     sweep_sample_size: int = knob(
         50_000, "The sweep fits on a deterministic hash sample of about this many customers (0 = everyone); the final model fits on everyone."
     )
@@ -162,6 +172,16 @@ class PersonasConfig:
             raise ConfigError(f"personas.max_iter: {self.max_iter} must be at least 1")
         if not 1 <= self.restarts <= 20:
             raise ConfigError(f"personas.restarts: {self.restarts} must be between 1 and 20")
+        if self.sweep_max_iter < 1:
+            raise ConfigError(f"personas.sweep_max_iter: {self.sweep_max_iter} must be at least 1")
+        if not 1 <= self.sweep_restarts <= 20:
+            raise ConfigError(f"personas.sweep_restarts: {self.sweep_restarts} must be between 1 and 20")
+        if self.sweep_partitions < 1:
+            raise ConfigError(f"personas.sweep_partitions: {self.sweep_partitions} must be at least 1")
+        if not 1 <= self.sweep_parallelism <= 16:
+            raise ConfigError(f"personas.sweep_parallelism: {self.sweep_parallelism} must be between 1 and 16")
+        if not 0 < self.tol < 1:
+            raise ConfigError(f"personas.tol: {self.tol} must be > 0 and < 1")
         if self.sweep_sample_size < 0:
             raise ConfigError(f"personas.sweep_sample_size: {self.sweep_sample_size} must be 0 (everyone) or positive")
         if self.share_prior < 0:

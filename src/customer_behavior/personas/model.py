@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyspark import inheritable_thread_target
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import BisectingKMeans, GaussianMixture, KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
@@ -72,13 +74,19 @@ def feature_stages(plan: FeaturePlan) -> list:
     return stages
 
 
-def clustering_estimator(cfg: PersonasConfig, k: int, *, restart: int = 0):
-    common = {"k": k, "seed": cfg.seed + restart, "maxIter": cfg.max_iter, "featuresCol": FEATURES_COL, "predictionCol": C.CLUSTER}
+def clustering_estimator(cfg: PersonasConfig, k: int, *, restart: int = 0, max_iter: int | None = None):
+    common = {
+        "k": k,
+        "seed": cfg.seed + restart,
+        "maxIter": cfg.max_iter if max_iter is None else max_iter,
+        "featuresCol": FEATURES_COL,
+        "predictionCol": C.CLUSTER,
+    }
     if cfg.algorithm == "kmeans":
-        return KMeans(initMode="k-means||", initSteps=2, tol=1e-4, **common)
+        return KMeans(initMode="k-means||", initSteps=2, tol=cfg.tol, **common)
     if cfg.algorithm == "bisecting":
         return BisectingKMeans(minDivisibleClusterSize=1.0, **common)
-    return GaussianMixture(probabilityCol=PROBABILITY_COL, tol=1e-4, **common)
+    return GaussianMixture(probabilityCol=PROBABILITY_COL, tol=cfg.tol, **common)
 
 
 def cluster_cost(model: Any, algorithm: str) -> float:
@@ -86,6 +94,11 @@ def cluster_cost(model: Any, algorithm: str) -> float:
     if algorithm == "gmm":
         return -float(model.summary.logLikelihood)
     return float(model.summary.trainingCost)
+
+
+def _iterations(model: Any) -> int | None:
+    summary = model.summary if model.hasSummary else None
+    return getattr(summary, "numIter", None) if summary is not None else None
 
 
 def cluster_count(model: Any) -> int:
@@ -116,33 +129,48 @@ def sweep_fraction(cfg: PersonasConfig, customers: int) -> float:
     return cfg.sweep_sample_size / customers
 
 
-def fit_best(df: DataFrame, cfg: PersonasConfig, k: int) -> Any:
-    """The fit with the lowest cost over `cfg.restarts` seeds (ties: the earlier seed).
+def fit_best(df: DataFrame, cfg: PersonasConfig, k: int, *, restarts: int | None = None, max_iter: int | None = None) -> Any:
+    """The fit with the lowest cost over `restarts` seeds (default `cfg.restarts`; ties: the earlier seed).
 
     k-means|| and Lloyd iterations find a local optimum that depends on the seed; on the
     synthetic data the worst of three seeds can lose 0.1 of agreement with the truth.
     """
     best, best_cost = None, None
-    for restart in range(cfg.restarts):
-        model = clustering_estimator(cfg, k, restart=restart).fit(df)
+    for restart in range(cfg.restarts if restarts is None else restarts):
+        # A projection of a cached DataFrame is not itself cached, so MLlib persists its own
+        # RDD of vectors for the fit and iterates over that.
+        model = clustering_estimator(cfg, k, restart=restart, max_iter=max_iter).fit(df.select(F.col(FEATURES_COL)))
         cost = cluster_cost(model, cfg.algorithm)
+        log.info("personas fit: k=%d seed=%d cost=%.1f iterations=%s", k, cfg.seed + restart, cost, _iterations(model))
         if best_cost is None or cost < best_cost:
             best, best_cost = model, cost
     return best
 
 
 def sweep(scaled_sample_df: DataFrame, cfg: PersonasConfig) -> tuple[list[SweepPoint], dict[int, Any]]:
-    """Fit every k in [k_min, k_max] on the (cached) scaled sample; silhouette and cost per k."""
+    """Fit every k in [k_min, k_max] on the (cached) scaled sample; silhouette and cost per k.
+
+    The fits are many small Spark jobs whose time is mostly scheduling, so the k run in
+    `cfg.sweep_parallelism` threads (each fit is seeded and reads a fixed layout, so the
+    result does not depend on the threads; the job group is inherited).
+    """
     evaluator = ClusteringEvaluator(featuresCol=FEATURES_COL, predictionCol=C.CLUSTER, metricName="silhouette", distanceMeasure="squaredEuclidean")
-    points, models = [], {}
-    for k in range(cfg.k_min, cfg.k_max + 1):
-        model = fit_best(scaled_sample_df, cfg, k)
+
+    def sweep_point(k: int) -> tuple[SweepPoint, Any]:
+        model = fit_best(scaled_sample_df, cfg, k, restarts=cfg.sweep_restarts, max_iter=cfg.sweep_max_iter)
         produced = cluster_count(model)
-        silhouette = float(evaluator.evaluate(model.transform(scaled_sample_df))) if produced > 1 else float("nan")
-        points.append(SweepPoint(k=k, silhouette=silhouette, cost=cluster_cost(model, cfg.algorithm), clusters=produced))
-        models[k] = model
-        log.info("personas sweep: k=%d silhouette=%.4f cost=%.1f", k, silhouette, points[-1].cost)
-    return points, models
+        silhouette = float(evaluator.copy().evaluate(model.transform(scaled_sample_df))) if produced > 1 else float("nan")
+        point = SweepPoint(k=k, silhouette=silhouette, cost=cluster_cost(model, cfg.algorithm), clusters=produced)
+        log.info("personas sweep: k=%d silhouette=%.4f cost=%.1f", k, silhouette, point.cost)
+        return point, model
+
+    ks = list(range(cfg.k_min, cfg.k_max + 1))
+    if cfg.sweep_parallelism > 1:
+        with ThreadPoolExecutor(max_workers=cfg.sweep_parallelism, thread_name_prefix="persona-sweep") as pool:
+            results = list(pool.map(inheritable_thread_target(scaled_sample_df.sparkSession)(sweep_point), ks))
+    else:
+        results = [sweep_point(k) for k in ks]
+    return [point for point, _ in results], {point.k: model for point, model in results}
 
 
 def choose_k(points: list[SweepPoint], rule: str, tolerance: float) -> tuple[int, str]:

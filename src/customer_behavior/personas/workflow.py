@@ -9,7 +9,10 @@ vocabulary (bounded), counts, the sweep metrics and the per-cluster moments.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +47,14 @@ from customer_behavior.personas.profiles import (
 )
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _timed(phase: str) -> Iterator[None]:
+    """Log how long a phase of the stage took (the benchmark's --verbose shows these)."""
+    started = time.perf_counter()
+    yield
+    log.info("personas %s: %.1f s", phase, time.perf_counter() - started)
 
 
 @dataclass
@@ -125,7 +136,8 @@ def fit_personas(
 ) -> PersonaFit:
     notes: list[str] = []
     cached: list[DataFrame] = []
-    vocabulary = discover_vocabulary(transactions_df, cfg.features, cfg.max_levels)
+    with _timed("vocabulary"):
+        vocabulary = discover_vocabulary(transactions_df, cfg.features, cfg.max_levels)
     plan = plan_features(
         cfg.features,
         vocabulary=vocabulary,
@@ -139,37 +151,51 @@ def fit_personas(
     shares_df = customer_order_shares(transactions_df, plan) if plan.share_groups else None
     inputs_df = persona_inputs(features_df, shares_df, customers_df, plan).transform(with_fixed_layout, partitions=cfg.layout_partitions).cache()
     cached.append(inputs_df)
-    customers = inputs_df.count()
+    with _timed("inputs (shares, joins, layout)"):
+        customers = inputs_df.count()
     M.check_k_range(cfg, customers)
 
-    feature_model = M.fit_feature_model(inputs_df, plan)
-    scaled_df = feature_model.transform(inputs_df).select(C.CUSTOMER_ID, M.FEATURES_COL).cache()
-    cached.append(scaled_df)
+    with _timed("feature model"):
+        feature_model = M.fit_feature_model(inputs_df, plan)
+    # The scaled vectors are not cached: every fit on them persists its own RDD of vectors
+    # (MLlib does so when its input is not cached) and iterates over that, cheaper than
+    # decoding a cached DataFrame of vectors at every iteration; the sample is cached (it
+    # serves the whole sweep and its silhouettes).
+    scaled_df = feature_model.transform(inputs_df).select(C.CUSTOMER_ID, M.FEATURES_COL)
     fraction = M.sweep_fraction(cfg, customers)
+    sample_df = filter_sample(scaled_df, fraction=fraction, seed=cfg.seed).coalesce(cfg.sweep_partitions).cache()
+    cached.append(sample_df)
+    with _timed("sweep sample"):
+        sample_size = sample_df.count() if fraction < 1.0 else customers
     if fraction < 1.0:
-        sample_df = filter_sample(scaled_df, fraction=fraction, seed=cfg.seed).cache()
-        cached.append(sample_df)
-        sample_size = sample_df.count()
         if sample_size < cfg.k_max:
             raise InputError(f"personas.sweep_sample_size: the sample has {sample_size} customers, fewer than personas.k_max ({cfg.k_max}); raise it")
         notes.append(f"personas: the k sweep fitted on a hash sample of {sample_size:,} of {customers:,} customers; the final model on everyone")
-    else:
-        sample_df, sample_size = scaled_df, customers
 
-    points, models = M.sweep(sample_df, cfg)
+    with _timed("sweep"):
+        points, models = M.sweep(sample_df, cfg)
     chosen_k, rule = M.choose_k(points, cfg.selection, cfg.silhouette_tolerance)
-    cluster_model = models[chosen_k] if fraction >= 1.0 else M.fit_best(scaled_df, cfg, chosen_k)
+    # Without a sample the sweep already saw everyone: its fit is the final one when the
+    # sweep's fits were as thorough as the final fit's.
+    same_fit = fraction >= 1.0 and (cfg.sweep_restarts, cfg.sweep_max_iter) == (cfg.restarts, cfg.max_iter)
+    with _timed(f"final fit (k={chosen_k})"):
+        cluster_model = models[chosen_k] if same_fit else M.fit_best(scaled_df if fraction < 1.0 else sample_df, cfg, chosen_k)
     model = M.full_model(feature_model, cluster_model)
 
+    # One computation of the assignments and their descriptive columns serves the two
+    # profile aggregations and the personas table the pipeline writes.
     assigned_df = cluster_model.transform(scaled_df).select(C.CUSTOMER_ID, F.col(C.CLUSTER).cast("int").alias(C.CLUSTER))
-    described_df = descriptive_df(assigned_df, features_df, inputs_df, plan, segments_df)
+    described_df = descriptive_df(assigned_df, features_df, inputs_df, plan, segments_df).cache()
+    cached.append(described_df)
     share_keys = {share_column(g, v): f"{SHARE_GROUPS[g]}:{v}" for g in plan.share_groups for v in plan.vocabulary[g]}
     described_columns = {c: c for c in (*PROFILE_COLUMNS, C.AGE) if c in described_df.columns} | share_keys
-    moment_rows = [r.asDict() for r in cluster_moments(described_df, described_columns).collect()]
+    with _timed("cluster moments"):
+        moment_rows = [r.asDict() for r in cluster_moments(described_df, described_columns).collect()]
     kinds = {kind: column for kind, column in MODE_COLUMNS.items() if column in described_df.columns}
     if C.SEGMENT in described_df.columns:
         kinds[SEGMENT_KIND] = C.SEGMENT
-    value_counts = [r.asDict() for r in cluster_value_counts(described_df, kinds).collect()]
+    with _timed("cluster value counts"):
+        value_counts = [r.asDict() for r in cluster_value_counts(described_df, kinds).collect()]
 
     descriptions, means = describe(moment_rows, described_columns)
     names = name_clusters(descriptions)
@@ -177,7 +203,7 @@ def fit_personas(
         model=model,
         plan=plan,
         names=names,
-        assignments_df=assigned_df.select(C.CUSTOMER_ID, C.CLUSTER, M.names_column(names).alias(C.PERSONA_NAME)),
+        assignments_df=described_df.select(C.CUSTOMER_ID, C.CLUSTER, M.names_column(names).alias(C.PERSONA_NAME)),
         profile_rows=profile_rows(moment_rows, value_counts, names, descriptions, means),
         sweep_rows=M.sweep_table_rows(points, chosen_k, sample_size=sample_size, algorithm=cfg.algorithm),
         chosen_k=chosen_k,
