@@ -437,7 +437,6 @@ def stage_report(ctx: RunContext) -> None:
         ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}
 
 
-Stage = Callable[[RunContext], None]
 # --------------------------------------------------------------------------- personas (issue 4)
 
 
@@ -546,7 +545,6 @@ def read_parquet_input(spark: SparkSession, path: str, what: str) -> DataFrame:
         raise InputError(f"{what} {path!r} cannot be read as Parquet: {first[:200]}") from None
 
 
-Stage = Callable[[RunContext], None]
 RUN_STAGES: list[Stage] = [
     stage_source, stage_features, stage_segments, stage_personas, stage_clv, stage_patterns, stage_insights, stage_report,
 ]
