@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from pyspark.ml.fpm import FPGrowth
 from pyspark.sql import Column, DataFrame
+from pyspark.sql import Window as W
 from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
@@ -142,16 +143,22 @@ def _available(groupings: Groupings) -> set[str]:
     return present
 
 
-def _labelled(labelled_df: DataFrame, groupings: Groupings, kinds: Sequence[str]) -> list[DataFrame]:
-    """The labelled orders once per breakdown, each with group_type and group columns."""
-    parts = [labelled_df.select("*", F.lit(C.GROUP_ALL).alias(C.GROUP_TYPE), F.lit(C.GROUP_ALL_LABEL).alias(C.GROUP))]
+def _by_group(df: DataFrame, groupings: Groupings, kinds: Sequence[str], *, include_all: bool = True) -> DataFrame:
+    """Each row once per breakdown it belongs to ("all", then each available kind whose label
+    is known), with group_type and group columns: one pass, where a union of filtered copies
+    would read the input once per breakdown."""
     available = _available(groupings)
+    entries = [F.struct(F.lit(C.GROUP_ALL).alias(C.GROUP_TYPE), F.lit(C.GROUP_ALL_LABEL).alias(C.GROUP))] if include_all else []
     for kind in kinds:
-        if kind not in available:
-            continue
-        column = F.col(_GROUP_COLUMNS[kind])
-        parts.append(labelled_df.filter(column.isNotNull()).select("*", F.lit(kind).alias(C.GROUP_TYPE), column.alias(C.GROUP)))
-    return parts
+        if kind in available:
+            entries.append(F.struct(F.lit(kind).alias(C.GROUP_TYPE), F.col(_GROUP_COLUMNS[kind]).cast("string").alias(C.GROUP)))
+    entry = F.col("_breakdown")
+    return (
+        df.select("*", F.explode(F.array(*entries)).alias("_breakdown"))
+        .filter(entry[C.GROUP].isNotNull())
+        .select("*", entry[C.GROUP_TYPE].alias(C.GROUP_TYPE), entry[C.GROUP].alias(C.GROUP))
+        .drop("_breakdown")
+    )
 
 
 def _union(parts: list[DataFrame]) -> DataFrame:
@@ -190,20 +197,20 @@ def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsCon
     cells_df = orders_df.groupBy(F.col(C.SEGMENT), F.col(C.PERSONA_NAME), day_type).agg(
         F.count(F.lit(1)).alias(C.ORDERS), F.sum(F.col(CENTS)).alias(C.REVENUE)
     )
-    parts = [
-        labelled.groupBy(C.GROUP_TYPE, C.GROUP, C.DAY_TYPE).agg(F.sum(F.col(C.ORDERS)).alias(C.ORDERS), F.sum(F.col(C.REVENUE)).alias(C.REVENUE))
-        for labelled in _labelled(cells_df, groupings, ["segment", "persona"])
-    ]
-    counts = _union(parts)
-    totals = counts.groupBy(C.GROUP_TYPE, C.GROUP).agg(F.sum(F.col(C.ORDERS)).alias("group_orders"))
-    return counts.join(totals, on=[C.GROUP_TYPE, C.GROUP], how="inner").select(
+    counts = (
+        _by_group(cells_df, groupings, ["segment", "persona"])
+        .groupBy(C.GROUP_TYPE, C.GROUP, C.DAY_TYPE)
+        .agg(F.sum(F.col(C.ORDERS)).alias(C.ORDERS), F.sum(F.col(C.REVENUE)).alias(C.REVENUE))
+    )
+    group_orders = F.sum(F.col(C.ORDERS)).over(W.partitionBy(C.GROUP_TYPE, C.GROUP))
+    return counts.select(
         F.col(C.GROUP_TYPE),
         F.col(C.GROUP),
         F.col(C.DAY_TYPE),
         F.col(C.ORDERS),
         _money(F.col(C.REVENUE)).alias(C.REVENUE),
         F.round(_safe_ratio(_money(F.col(C.REVENUE)), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
-        F.round(_safe_ratio(F.col(C.ORDERS), F.col("group_orders")), 4).alias(C.ORDER_SHARE),
+        F.round(_safe_ratio(F.col(C.ORDERS), group_orders), 4).alias(C.ORDER_SHARE),
     )
 
 
@@ -224,28 +231,28 @@ def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, ite
         per_customer_df = orders_df.groupBy(C.CUSTOMER_ID, *label_columns, item).agg(
             F.count(F.lit(1)).alias(C.ORDERS), F.sum(F.col(CENTS)).alias(C.REVENUE)
         )
-        labelled_parts = _labelled(per_customer_df, groupings, group_kinds)
-        for labelled in labelled_parts if with_all else labelled_parts[1:]:
-            parts.append(
-                labelled.groupBy(C.GROUP_TYPE, C.GROUP, item).agg(
-                    F.sum(F.col(C.ORDERS)).alias(C.ORDERS),
-                    F.sum(F.col(C.REVENUE)).alias(C.REVENUE),
-                    F.count(F.lit(1)).alias(C.CUSTOMERS),
-                )
-            )
+        parts.append(
+            _by_group(per_customer_df, groupings, group_kinds, include_all=with_all)
+            .groupBy(C.GROUP_TYPE, C.GROUP, item)
+            .agg(F.sum(F.col(C.ORDERS)).alias(C.ORDERS), F.sum(F.col(C.REVENUE)).alias(C.REVENUE), F.count(F.lit(1)).alias(C.CUSTOMERS))
+        )
     counts = _union(parts)
-    totals = counts.groupBy(C.GROUP_TYPE, C.GROUP).agg(
-        F.sum(F.col(C.ORDERS)).alias("group_orders"), F.sum(F.col(C.REVENUE)).alias("group_revenue")
-    )
-    shares = counts.join(totals, on=[C.GROUP_TYPE, C.GROUP], how="inner").select(
+    # Group totals and the base's shares by window over the small counts table: computed once
+    # (a join with an aggregate of it would compute the counts again).
+    in_group = W.partitionBy(C.GROUP_TYPE, C.GROUP)
+    shares = counts.select(
         "*",
-        _safe_ratio(F.col(C.ORDERS), F.col("group_orders")).alias(C.ORDER_SHARE),
-        _safe_ratio(F.col(C.REVENUE), F.col("group_revenue")).alias(C.REVENUE_SHARE),
+        _safe_ratio(F.col(C.ORDERS), F.sum(F.col(C.ORDERS)).over(in_group)).alias(C.ORDER_SHARE),
+        _safe_ratio(F.col(C.REVENUE), F.sum(F.col(C.REVENUE)).over(in_group)).alias(C.REVENUE_SHARE),
     )
-    base = shares.filter(F.col(C.GROUP_TYPE) == F.lit(C.GROUP_ALL)).select(
-        F.col(item), F.col(C.ORDER_SHARE).alias(C.BASE_ORDER_SHARE), F.col(C.REVENUE_SHARE).alias(C.BASE_REVENUE_SHARE)
+    of_item = W.partitionBy(item)
+    is_base = F.col(C.GROUP_TYPE) == F.lit(C.GROUP_ALL)
+    shares = shares.select(
+        "*",
+        F.max(F.when(is_base, F.col(C.ORDER_SHARE))).over(of_item).alias(C.BASE_ORDER_SHARE),
+        F.max(F.when(is_base, F.col(C.REVENUE_SHARE))).over(of_item).alias(C.BASE_REVENUE_SHARE),
     )
-    return shares.join(base, on=item, how="left").select(
+    return shares.select(
         F.col(C.GROUP_TYPE),
         F.col(C.GROUP),
         F.col(item),
@@ -285,17 +292,18 @@ def monthly_trend(orders_df: DataFrame) -> DataFrame:
         F.count(F.lit(1)).alias(C.ORDERS),
         F.countDistinct(F.col(C.CUSTOMER_ID)).alias(C.ACTIVE_CUSTOMERS),
     )
-    peak = per_month.agg(F.max(F.col(C.REVENUE)).alias("peak_revenue"))
+    # The peak by a window over the few dozen months (a cross join with an aggregate of
+    # per_month would compute it twice).
+    peak_revenue = F.max(F.col(C.REVENUE)).over(W.partitionBy())
     return (
         per_month.join(new_per_month, on=C.MONTH, how="left")
-        .crossJoin(peak)
         .select(
             F.col(C.MONTH),
             _money(F.col(C.REVENUE)).alias(C.REVENUE),
             F.col(C.ORDERS),
             F.col(C.ACTIVE_CUSTOMERS),
             F.coalesce(F.col(C.NEW_CUSTOMERS), F.lit(0)).cast("long").alias(C.NEW_CUSTOMERS),
-            (F.col(C.REVENUE) == F.col("peak_revenue")).alias(C.IS_PEAK),
+            (F.col(C.REVENUE) == peak_revenue).alias(C.IS_PEAK),
         )
     )
 
