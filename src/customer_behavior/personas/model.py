@@ -59,7 +59,10 @@ def feature_stages(plan: FeaturePlan) -> list:
     if numeric:
         stages.append(Imputer(inputCols=numeric, outputCols=imputed, strategy="mean"))
         stages.append(VectorAssembler(inputCols=imputed, outputCol=RAW_FEATURES_COL))
-        stages.append(StandardScaler(inputCol=RAW_FEATURES_COL, outputCol=SCALED_FEATURES_COL, withMean=True, withStd=True))
+        # Scaled, not centred: the clusterings are translation-invariant, but Spark's
+        # BisectingKMeans splits a cluster by moving its centre by 1e-4 x the centre's norm,
+        # so with centred features the root (centre ~0) never splits.
+        stages.append(StandardScaler(inputCol=RAW_FEATURES_COL, outputCol=SCALED_FEATURES_COL, withMean=False, withStd=True))
         parts.append(SCALED_FEATURES_COL)
     if plan.nominal_demographics:
         nominal = list(plan.nominal_demographics)
