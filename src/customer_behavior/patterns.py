@@ -222,8 +222,8 @@ def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, ite
     # Distinct customers without a distinct aggregation: first one row per (customer, its
     # labels, item), then each group counts those rows. Channel is a label of the order, not
     # of the customer, so a customer can sit under two channels: it gets its own pre-aggregate.
-    customer_labels = [C.SEGMENT, C.PERSONA_NAME, C.AGE_BAND]
-    pre_aggregates = [(customer_labels, [kind for kind in kinds if kind != "channel"], True)]
+    labels_of_the_customer = [C.SEGMENT, C.PERSONA_NAME, C.AGE_BAND]
+    pre_aggregates = [(labels_of_the_customer, [kind for kind in kinds if kind != "channel"], True)]
     if "channel" in kinds:
         pre_aggregates.append(([C.CHANNEL], ["channel"], False))
     parts = []

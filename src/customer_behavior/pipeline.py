@@ -188,14 +188,20 @@ def stage_source(ctx: RunContext) -> None:
 # --------------------------------------------------------------------------- features and segments (issue 3)
 
 
+def _feature_bounds(transactions_df: DataFrame, configured_as_of: dt.date | None) -> tuple[Any, dt.date, features.FeatureDomain]:
+    """The one small query every features computation starts with: the event-day bounds and
+    categorical values (one row), the as-of date they resolve to, and the feature domain."""
+    bounds = features.event_day_bounds(transactions_df).first()
+    as_of = features.resolve_as_of(configured_as_of, bounds["first_day"], bounds["last_day"])
+    return bounds, as_of, features.FeatureDomain.from_bounds(bounds)
+
+
 def stage_features(ctx: RunContext) -> None:
     with ctx.tracker.stage("features", "Per-customer RFM, behaviour and BTYD features (one aggregation)"):
         transactions_df = ctx.tables["transactions"]
-        bounds = transactions_df.transform(features.event_day_bounds).first()
-        as_of = features.resolve_as_of(ctx.cfg.features.as_of_date, bounds["first_day"], bounds["last_day"])
+        bounds, as_of, domain = _feature_bounds(transactions_df, ctx.cfg.features.as_of_date)
         # Cached so that counting the customers without an order and writing the others
         # share the one aggregation over the transactions.
-        domain = features.FeatureDomain.from_bounds(bounds)
         all_df = features.all_customer_features(transactions_df, as_of=as_of, domain=domain).cache()
         try:
             has_orders = (F.col(C.ORDERS) > 0).alias("has_orders")
@@ -444,9 +450,8 @@ def _customer_features(ctx: RunContext) -> DataFrame:
     """customer_features from the features stage, or computed here when it has not run."""
     if "customer_features" in ctx.tables:
         return ctx.tables["customer_features"]
-    bounds = features.event_day_bounds(ctx.tables["transactions"]).first()
-    as_of = features.resolve_as_of(None, bounds["first_day"], bounds["last_day"])
-    return features.customer_features(ctx.tables["transactions"], as_of=as_of, domain=features.FeatureDomain.from_bounds(bounds))
+    _, as_of, domain = _feature_bounds(ctx.tables["transactions"], None)
+    return features.customer_features(ctx.tables["transactions"], as_of=as_of, domain=domain)
 
 
 def stage_personas(ctx: RunContext) -> None:
@@ -521,9 +526,8 @@ def make_score_stage(model_path: str, transactions_path: str, customers_path: st
             transactions_df = read_parquet_input(ctx.spark, transactions_path, "transactions")
             require_columns(transactions_df, personas.workflow.SCORE_TRANSACTION_COLUMNS, f"--input {transactions_path!r}")
             customers_df = read_parquet_input(ctx.spark, customers_path, "customers") if customers_path else None
-            bounds = features.event_day_bounds(transactions_df).first()
-            as_of = features.resolve_as_of(None, bounds["first_day"], bounds["last_day"])
-            features_df = features.customer_features(transactions_df, as_of=as_of, domain=features.FeatureDomain.from_bounds(bounds))
+            _, as_of, domain = _feature_bounds(transactions_df, None)
+            features_df = features.customer_features(transactions_df, as_of=as_of, domain=domain)
             scored_df = personas.score_personas(model, metadata, features_df, transactions_df, customers_df)
             if metadata.get("rfm") is None:
                 record.notes.append("score: the model carries no RFM cut points (no segments stage in its run); personas only")

@@ -107,7 +107,7 @@ def session_conf(settings: SparkSettings, *, event_log_dir: str | None = None) -
     conf["spark.driver.extraJavaOptions"] = " ".join(java_options)
     if not is_local:
         conf["spark.executor.extraJavaOptions"] = JIT_HUGE_METHODS
-    if is_local:
+    else:
         # Keep the driver's RPC and block manager on loopback: a laptop run exposes nothing to
         # the network. The UI binds to SPARK_LOCAL_IP, which get_session sets (see there).
         conf["spark.driver.bindAddress"] = "127.0.0.1"
