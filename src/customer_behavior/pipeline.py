@@ -116,13 +116,37 @@ def _persist_uncompressed(spark: SparkSession, df: DataFrame) -> DataFrame:
         spark.conf.set(key, before)
 
 
+class _RowsOnce:
+    """Rows computed by the first job that needs them and read from storage by the others.
+
+    Local mode: a local checkpoint, which keeps Spark's binary rows as they are, where the
+    DataFrame cache re-encodes every value into column batches and decodes it again for each
+    read (at 1M CSV rows the ingest stage went from 6.3 s to 5.1 s, docs/performance.md). Its
+    blocks cannot be recomputed, so on a cluster, where an executor can be lost, the cache.
+    """
+
+    def __init__(self, spark: SparkSession, df: DataFrame) -> None:
+        self._checkpointed = spark.sparkContext.master.startswith("local")
+        if self._checkpointed:
+            self.df = df.localCheckpoint(eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
+        else:
+            self.df = _persist_uncompressed(spark, df)
+
+    def release(self) -> None:
+        if self._checkpointed:  # the checkpoint's RDD: the plan is a LogicalRDD over it
+            self.df._jdf.queryExecution().analyzed().rdd().unpersist(False)
+        else:
+            self.df.unpersist()
+
+
 def stage_ingest(ctx: RunContext) -> None:
     """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
 
-    One pass over the input (see docs/performance.md, "Ingest"): every row is read, parsed and
-    checked once into a cached table (accepted and rejected rows together); the exact-duplicate
-    check shuffles two hashes per row off that cache, and the row accounting, the quarantine
-    and the canonical table are read off it. The data is written once, to its final place.
+    One pass over the input (see docs/performance.md, "Ingest"): one job reads, parses and
+    checks every row into storage (accepted and rejected rows together, `_RowsOnce`), and in the
+    same job counts the rows per reason and finds the sets of exact copies by two hashes per
+    row. The quarantine and the canonical table are read off the stored rows; the data is
+    written once, to its final place.
     """
     from customer_behavior.ingest import plan as ingest
     from customer_behavior.ingest import validation as V
@@ -147,20 +171,24 @@ def stage_ingest(ctx: RunContext) -> None:
         if plan.customers is not None:
             tables.append(("customers", plan.customers, V.canonical_customer_columns(), C.CUSTOMERS_SCHEMA, ingest.R.CUSTOMER_REASONS))
         for name, table, canonical, schema, reasons in tables:
-            cached: list[DataFrame] = []
+            staged: _RowsOnce | None = None
+            summary_df: DataFrame | None = None
             try:
                 with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
                     rows_df = table.checked_df if table.checked_df is not None else table.validated_df
-                    staged_df = _persist_uncompressed(ctx.spark, V.staged_rows(rows_df, source_columns=table.raw.source_columns, canonical=canonical))
-                    cached.append(staged_df)
+                    staged = _RowsOnce(ctx.spark, V.staged_rows(rows_df, source_columns=table.raw.source_columns, canonical=canonical))
+                    staged_df = staged.df
                     if table.checked_df is not None:
-                        copies_df = V.duplicate_copies(staged_df).persist(StorageLevel.MEMORY_AND_DISK)
-                        cached.append(copies_df)
-                        copy_sets = copies_df.count()  # the one read of the input: it fills the cache
+                        # the one read of the input: it stores the rows, counts the reasons and finds the copies
+                        summary_df = V.reasons_and_copies(staged_df).persist(StorageLevel.MEMORY_AND_DISK)
+                        counts, copy_sets = V.summarize_reasons_and_copies(summary_df)
                         if copy_sets:
-                            small = copy_sets <= _BROADCAST_COPIES_MAX
-                            staged_df = V.with_duplicate_reason(staged_df, F.broadcast(copies_df) if small else copies_df)
-                    counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
+                            copies_df = V.copies_from_summary(summary_df)
+                            staged_df = V.with_duplicate_reason(staged_df, F.broadcast(copies_df) if copy_sets <= _BROADCAST_COPIES_MAX else copies_df)
+                        else:
+                            staged_df = staged_df.drop(*V.DUPLICATE_KEYS)
+                    else:
+                        counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
                 acc = ingest.accounting(counts, reasons)
                 if acc["read"] == 0:
                     raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
@@ -175,8 +203,10 @@ def stage_ingest(ctx: RunContext) -> None:
                     raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
                 write_parquet(V.accepted_from_staged(staged_df, schema=schema), ctx.path(DATA_DIR, name))
             finally:
-                for df in cached:
-                    df.unpersist()
+                if summary_df is not None:
+                    summary_df.unpersist()
+                if staged is not None:
+                    staged.release()
             ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession, functions as F, types as T
+from pyspark.sql import Column, DataFrame, SparkSession, functions as F, types as T
 
 from customer_behavior.errors import InputError
 from customer_behavior.ingest.mapping import WHITESPACE, SourceOptions
@@ -48,6 +48,13 @@ class RawTable:
 
 
 # --------------------------------------------------------------------------- errors
+
+
+def _file_path(df: DataFrame) -> Column:
+    """The path of the file each row came from, from the file source's hidden metadata column:
+    a constant per file (input_file_name() made a new string for every row). metadataColumn
+    finds it even when the user's data has a column named `_metadata`."""
+    return df.metadataColumn("_metadata").getField("file_path")
 
 
 def _deepest_java_message(exc: BaseException) -> str | None:
@@ -229,15 +236,16 @@ def _read_delimited(spark: SparkSession, path: str, options: SourceOptions, what
             .option("columnNameOfCorruptRecord", RAW_LINE)
             .option("enforceSchema", True)
             .csv(path)
-            .withColumn(SOURCE_FILE, F.input_file_name())
         )
+        df = df.withColumn(SOURCE_FILE, _file_path(df))
     return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path)
 
 
 def _read_whitespace(spark: SparkSession, path: str, names: list[str], header_line: str | None) -> DataFrame:
     """Fields separated by runs of spaces/tabs: split each line with a regex in Spark SQL."""
     line = F.regexp_replace(F.col("value"), r"^[ \t\r]+|[ \t\r]+$", "")
-    lines_df = spark.read.text(path).select(line.alias("line"), F.input_file_name().alias(SOURCE_FILE)).filter(F.length(F.col("line")) > 0)
+    text_df = spark.read.text(path)
+    lines_df = text_df.select(line.alias("line"), _file_path(text_df).alias(SOURCE_FILE)).filter(F.length(F.col("line")) > 0)
     if header_line is not None:
         # every file of a directory repeats the header
         lines_df = lines_df.filter(F.col("line") != F.lit(header_line.strip(" \t\r")))
@@ -270,6 +278,7 @@ def _read_json(spark: SparkSession, path: str, options: SourceOptions, what: str
         .option("encoding", options.encoding)
         .json(path)
     )
+    file_path = _file_path(df)
     if not df.columns:
         raise InputError(f"{what} {path!r} has no JSON records")
     names = [c for c in df.columns if c != RAW_LINE]
@@ -277,14 +286,14 @@ def _read_json(spark: SparkSession, path: str, options: SourceOptions, what: str
         df = df.withColumn(RAW_LINE, F.lit(None).cast("string"))
     complex_types = (T.StructType, T.ArrayType, T.MapType)
     values = [F.to_json(F.col(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else F.col(f.name) for f in df.schema.fields if f.name in names]
-    df = df.select(*values, F.col(RAW_LINE), F.input_file_name().alias(SOURCE_FILE))
+    df = df.select(*values, F.col(RAW_LINE), file_path.alias(SOURCE_FILE))
     return RawTable(df=df, source_columns=tuple(names), format="json", delimiter=None, path=path)
 
 
 def _read_parquet(spark: SparkSession, path: str, what: str) -> RawTable:
     df = spark.read.parquet(path)
     names = list(df.columns)
-    df = _stringify_complex(df).withColumn(RAW_LINE, F.lit(None).cast("string")).withColumn(SOURCE_FILE, F.input_file_name())
+    df = _stringify_complex(df.withColumn(SOURCE_FILE, _file_path(df))).withColumn(RAW_LINE, F.lit(None).cast("string"))
     return RawTable(df=df, source_columns=tuple(names), format="parquet", delimiter=None, path=path)
 
 

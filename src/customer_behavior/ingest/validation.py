@@ -125,7 +125,7 @@ def _quoted(name: str) -> str:
 def cleaned_text(name: str) -> Column:
     """Trimmed text; empty or blank becomes null."""
     text = F.trim(F.col(name).cast("string"))
-    return F.when(F.length(text) > 0, text)
+    return F.when(text != F.lit(""), text)  # not length(): that counts the characters
 
 
 def parsed_number(name: str, data_type: T.DataType) -> Column:
@@ -277,6 +277,49 @@ def duplicate_copies(validated_df: DataFrame) -> DataFrame:
         .filter(F.col("__cb_copies") > F.lit(1))
         .select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(_KEPT_ROW_ID))
     )
+
+
+def reasons_and_copies(validated_df: DataFrame) -> DataFrame:
+    """The row accounting and the duplicate check in one job: `duplicate_copies` and
+    `reason_counts` together, so the rows are scanned once for both.
+
+    Rows with a reason are counted per reason; rows without one are grouped by their hash
+    pair (24 bytes shuffled per row), and the groups are grouped again: single rows collapse
+    into one count, each set of copies stays a row of its own. Columns: reason, the two row
+    hashes and the row id to keep (null but for sets of copies), rows. A few rows per reason
+    plus one per set of copies.
+    """
+    is_valid = F.col(C.REASON).isNull()
+    rows_by_content = validated_df.groupBy(
+        F.col(C.REASON), F.when(is_valid, F.col(ROW_HASH_1)).alias(ROW_HASH_1), F.when(is_valid, F.col(ROW_HASH_2)).alias(ROW_HASH_2)
+    ).agg(F.count(F.lit(1)).alias("rows"), F.min(F.col(ROW_ID)).alias(_KEPT_ROW_ID))
+    is_set = F.col("rows") > F.lit(1)
+    return rows_by_content.groupBy(
+        F.col(C.REASON), *[F.when(is_set, F.col(c)).alias(c) for c in (ROW_HASH_1, ROW_HASH_2, _KEPT_ROW_ID)]
+    ).agg(F.sum(F.col("rows")).alias("rows"))
+
+
+def summarize_reasons_and_copies(summary_df: DataFrame) -> tuple[dict[str | None, int], int]:
+    """(rows per reason, duplicate_row included; sets of copies) from `reasons_and_copies`:
+    one small query, at most two rows per reason."""
+    is_set = F.col(ROW_HASH_1).isNotNull()
+    totals = summary_df.groupBy(F.col(C.REASON), is_set.alias("is_set")).agg(F.sum(F.col("rows")).alias("rows"), F.count(F.lit(1)).alias("sets")).collect()
+    counts: dict[str | None, int] = {}
+    sets = extra_copies = 0
+    for row in totals:
+        counts[row[C.REASON]] = counts.get(row[C.REASON], 0) + row["rows"]
+        if row["is_set"]:
+            sets += row["sets"]
+            extra_copies += row["rows"] - row["sets"]
+    if extra_copies:
+        counts[None] -= extra_copies
+        counts[R.DUPLICATE_ROW] = extra_copies
+    return counts, sets
+
+
+def copies_from_summary(summary_df: DataFrame) -> DataFrame:
+    """The sets of copies in `reasons_and_copies`, as `duplicate_copies` gives them."""
+    return summary_df.filter(F.col(ROW_HASH_1).isNotNull()).select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(_KEPT_ROW_ID))
 
 
 def with_duplicate_reason(validated_df: DataFrame, copies_df: DataFrame) -> DataFrame:
