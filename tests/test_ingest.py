@@ -20,7 +20,17 @@ from customer_behavior.errors import ConfigError, InputError
 from customer_behavior.ingest import reasons as R
 from customer_behavior.ingest.plan import accounting, plan_ingest
 from customer_behavior.ingest.readers import input_errors
-from customer_behavior.ingest.validation import accepted_transactions, reason_counts, row_hashes
+from customer_behavior.ingest.validation import (
+    ROW_HASH_1,
+    ROW_HASH_2,
+    ROW_ID,
+    accepted_transactions,
+    copies_from_summary,
+    reason_counts,
+    reasons_and_copies,
+    row_hashes,
+    summarize_reasons_and_copies,
+)
 
 AS_OF = "2025-01-01"
 
@@ -137,6 +147,19 @@ def test_row_hashes_tell_null_positions_apart(spark):
     assert pairs[0] == pairs[2]  # an exact copy
     assert len({pairs[0], pairs[1], pairs[3], pairs[4]}) == 4
     assert all(h1 != h2 for h1, h2 in pairs)  # two different hashes, not one twice
+
+
+def test_reasons_and_copies_in_one_summary(spark):
+    # hash pair A three times (row ids 5, 2, 9: row 2 is kept), B once, A again but rejected
+    # (a reason wins over being a copy), two rows without a customer id, one zero quantity
+    rows = [(None, 1, 1, 5), (None, 1, 1, 2), (None, 1, 1, 9), (None, 7, 7, 3), (R.ZERO_QUANTITY, 1, 1, 4),
+            (R.MISSING_CUSTOMER_ID, 8, 8, 6), (R.MISSING_CUSTOMER_ID, 9, 9, 7)]
+    df = spark.createDataFrame(rows, f"{C.REASON} string, {ROW_HASH_1} long, {ROW_HASH_2} long, {ROW_ID} long")
+    summary_df = reasons_and_copies(df)
+    counts, sets = summarize_reasons_and_copies(summary_df)
+    assert counts == {None: 2, R.DUPLICATE_ROW: 2, R.ZERO_QUANTITY: 1, R.MISSING_CUSTOMER_ID: 2}
+    assert sets == 1
+    assert [tuple(row) for row in copies_from_summary(summary_df).collect()] == [(1, 1, 2)]
 
 
 def test_accepted_values_are_canonical(catalogue):

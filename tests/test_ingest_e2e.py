@@ -254,3 +254,17 @@ def test_header_only_file_is_one_line_and_leaves_nothing(tmp_path, capsys, spark
     assert code == 1
     assert capsys.readouterr().err.strip().splitlines() == [f"customer-behavior: error: input {str(tmp_path / 'h.csv')!r} has no data rows (a header only?)"]
     assert _no_run_left(tmp_path, "run") and not (tmp_path / "run.quarantine").exists()
+
+
+def test_rows_stored_in_the_cache_give_the_same_outputs(spark, tmp_path, messy_run, monkeypatch):
+    # On a cluster the validated rows are cached instead of checkpointed (pipeline._RowsOnce).
+    monkeypatch.setattr(pipeline, "_rows_in_checkpoint", lambda session: False)
+    output = tmp_path / "run"
+    root = messy_run["root"]
+    assert cli.main(["run", "--input", str(root / "orders.csv"), "--mapping", str(root / "mapping.toml"), "--as-of", "2025-01-01", "-o", str(output)]) == 0
+    assert json.loads((output / "manifest.json").read_text())["rows"] == messy_run["manifest"]["rows"]
+    for table in ("data/transactions", "quarantine/transactions"):
+        cached = spark.read.parquet(str(output / table))
+        checkpointed = spark.read.parquet(str(messy_run["output"] / table))
+        assert cached.count() == checkpointed.count() > 0
+        assert cached.exceptAll(checkpointed).count() == 0

@@ -116,6 +116,11 @@ def _persist_uncompressed(spark: SparkSession, df: DataFrame) -> DataFrame:
         spark.conf.set(key, before)
 
 
+def _rows_in_checkpoint(spark: SparkSession) -> bool:
+    """Whether `_RowsOnce` may use a local checkpoint: in local mode, where no executor is lost alone."""
+    return spark.sparkContext.master.startswith("local")
+
+
 class _RowsOnce:
     """Rows computed by the first job that needs them and read from storage by the others.
 
@@ -126,7 +131,7 @@ class _RowsOnce:
     """
 
     def __init__(self, spark: SparkSession, df: DataFrame) -> None:
-        self._checkpointed = spark.sparkContext.master.startswith("local")
+        self._checkpointed = _rows_in_checkpoint(spark)
         if self._checkpointed:
             self.df = df.localCheckpoint(eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
         else:
