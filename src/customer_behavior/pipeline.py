@@ -118,7 +118,8 @@ def _persist_uncompressed(spark: SparkSession, df: DataFrame) -> DataFrame:
 
 def _rows_in_checkpoint(spark: SparkSession) -> bool:
     """Whether `_RowsOnce` may use a local checkpoint: in local mode, where no executor is lost alone."""
-    return spark.sparkContext.master.startswith("local")
+    master = spark.sparkContext.master
+    return master == "local" or master.startswith("local[")  # not local-cluster[...]: separate executor JVMs
 
 
 class _RowsOnce:
