@@ -1,6 +1,7 @@
 """Transactions generated and written to Parquet per second.
 
     .venv/bin/python benchmarks/bench_generate.py --customers 1000000
+    .venv/bin/python benchmarks/bench_generate.py --customers 1000000 --writer-settings
 
 Generates the default synthetic data set in Spark local mode on every core (the tool's
 default session settings) and times writing customers, transactions and truth.
@@ -9,6 +10,7 @@ Beside it, in the same process, Spark's floor for the same output: as many rows 
 transactions schema, each column cheap arithmetic on the row number (no random draws, no
 personas), written to Parquet the same way. Neither the generator nor anything else that
 writes this table through Spark's Parquet writer can beat that rate on this machine.
+`--writer-settings` also times the floor with other codecs and without dictionary encoding.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import JvmPeakMemory, children_cpu_seconds, machine, save  # noqa: E402
-from pyspark.sql import Column, DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import Column, DataFrame, DataFrameWriter, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from customer_behavior import columns as C  # noqa: E402
@@ -61,9 +63,15 @@ def floor_df(spark: SparkSession, rows: int, partitions: int) -> DataFrame:
     return spark.range(0, rows, numPartitions=partitions).select(*[columns[f.name].cast(f.dataType).alias(f.name) for f in C.TRANSACTIONS_SCHEMA.fields])
 
 
-def timed_write(df: DataFrame, path: Path) -> tuple[float, float]:
+# (compression codec, parquet.enable.dictionary) tried on the floor with --writer-settings
+WRITER_SETTINGS = (("snappy", "true"), ("uncompressed", "true"), ("lz4_raw", "true"), ("snappy", "false"), ("uncompressed", "false"))
+
+
+def timed_write(df: DataFrame | DataFrameWriter, path: Path) -> tuple[float, float]:
+    """Seconds and JVM CPU seconds to write `df` (or a configured writer) as Parquet."""
+    writer = df.write if isinstance(df, DataFrame) else df
     started, cpu_started = time.perf_counter(), children_cpu_seconds()
-    df.write.mode("overwrite").parquet(str(path))
+    writer.mode("overwrite").parquet(str(path))
     return time.perf_counter() - started, children_cpu_seconds() - cpu_started
 
 
@@ -72,6 +80,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--writer-settings", action="store_true", help="also time the floor with other Parquet codecs and without dictionary encoding")
     args = parser.parse_args()
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="cb-bench-generate-"))
@@ -90,6 +99,11 @@ def main() -> None:
         floor_write = floor_df(spark, rows, partitions=max(files, 1))  # as many tasks as the generator's write
         timed_write(floor_write, workdir / "floor")  # warm-up of the floor's own code
         floor_seconds, floor_cpu_seconds = timed_write(floor_write, workdir / "floor")
+        writer_settings = {}
+        if args.writer_settings:
+            for codec, dictionary in WRITER_SETTINGS:
+                seconds, _ = timed_write(floor_write.write.option("compression", codec).option("parquet.enable.dictionary", dictionary), workdir / "floor")
+                writer_settings[f"{codec}, dictionary {dictionary}"] = round(rows / seconds)
     shutil.rmtree(workdir, ignore_errors=True)
     save(
         f"generate_{args.customers}",
@@ -108,6 +122,7 @@ def main() -> None:
             "floor_rows_per_second": round(rows / floor_seconds),
             "floor_cpu_seconds": round(floor_cpu_seconds, 2),
             "generator_over_floor": round(transactions_seconds / floor_seconds, 2),
+            "floor_rows_per_second_by_writer_settings": writer_settings,
             "driver_peak_rss_mib": memory.peak_mib,
             "machine": machine(),
         },
