@@ -191,8 +191,6 @@ def stage_ingest(ctx: RunContext) -> None:
                         if copy_sets:
                             copies_df = V.copies_from_summary(summary_df)
                             staged_df = V.with_duplicate_reason(staged_df, F.broadcast(copies_df) if copy_sets <= _BROADCAST_COPIES_MAX else copies_df)
-                        else:
-                            staged_df = staged_df.drop(*V.DUPLICATE_KEYS)
                     else:
                         counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
                 acc = ingest.accounting(counts, reasons)

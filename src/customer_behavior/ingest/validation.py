@@ -270,13 +270,7 @@ def duplicate_copies(validated_df: DataFrame) -> DataFrame:
     Identical rows get identical reasons from the row rules, so only rows without a reason
     can be duplicates that matter. Shuffles 24 bytes per row, not the rows.
     """
-    return (
-        validated_df.filter(F.col(C.REASON).isNull())
-        .groupBy(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
-        .agg(F.count(F.lit(1)).alias("__cb_copies"), F.min(F.col(ROW_ID)).alias(_KEPT_ROW_ID))
-        .filter(F.col("__cb_copies") > F.lit(1))
-        .select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(_KEPT_ROW_ID))
-    )
+    return copies_from_summary(reasons_and_copies(validated_df))
 
 
 def reasons_and_copies(validated_df: DataFrame) -> DataFrame:
