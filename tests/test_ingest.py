@@ -20,16 +20,16 @@ from customer_behavior.errors import ConfigError, InputError
 from customer_behavior.ingest import reasons as R
 from customer_behavior.ingest.plan import accounting, plan_ingest
 from customer_behavior.ingest.readers import input_errors
+from customer_behavior.ingest.readers import ROW_ID
 from customer_behavior.ingest.validation import (
+    KEPT_ROW_ID,
     ROW_HASH_1,
     ROW_HASH_2,
-    ROW_ID,
     accepted_transactions,
-    copies_from_summary,
-    reason_counts,
-    reasons_and_copies,
+    counts_from_metrics,
+    duplicate_copies,
+    reason_counters,
     row_hashes,
-    summarize_reasons_and_copies,
 )
 
 AS_OF = "2025-01-01"
@@ -42,7 +42,7 @@ def ingest_rows(spark, path: Path | str, **input_kwargs) -> dict:
     validated_df = plan.transactions.validated_df.cache()
     try:
         with input_errors(str(path)):
-            counts = {row[C.REASON]: row["rows"] for row in reason_counts(validated_df).collect()}
+            counts = counts_from_metrics(validated_df.agg(*reason_counters(R.TRANSACTION_REASONS)).first().asDict(), R.TRANSACTION_REASONS)
         accepted = [row.asDict() for row in accepted_transactions(validated_df, resolved=plan.resolved).collect()]
     finally:
         validated_df.unpersist()
@@ -149,17 +149,24 @@ def test_row_hashes_tell_null_positions_apart(spark):
     assert all(h1 != h2 for h1, h2 in pairs)  # two different hashes, not one twice
 
 
-def test_reasons_and_copies_in_one_summary(spark):
-    # hash pair A three times (row ids 5, 2, 9: row 2 is kept), B once, A again but rejected
-    # (a reason wins over being a copy), two rows without a customer id, one zero quantity
-    rows = [(None, 1, 1, 5), (None, 1, 1, 2), (None, 1, 1, 9), (None, 7, 7, 3), (R.ZERO_QUANTITY, 1, 1, 4),
-            (R.MISSING_CUSTOMER_ID, 8, 8, 6), (R.MISSING_CUSTOMER_ID, 9, 9, 7)]
-    df = spark.createDataFrame(rows, f"{C.REASON} string, {ROW_HASH_1} long, {ROW_HASH_2} long, {ROW_ID} long")
-    summary_df = reasons_and_copies(df)
-    counts, sets = summarize_reasons_and_copies(summary_df)
-    assert counts == {None: 2, R.DUPLICATE_ROW: 2, R.ZERO_QUANTITY: 1, R.MISSING_CUSTOMER_ID: 2}
-    assert sets == 1
-    assert [tuple(row) for row in copies_from_summary(summary_df).collect()] == [(1, 1, 2)]
+def test_duplicate_copies_keep_the_first_read(spark):
+    # key "a" three times (row ids 5, 2, 9: row 2 is kept), "b" once, "c" twice (3 kept), a null key twice
+    rows = [("a", 5), ("a", 2), ("a", 9), ("b", 7), ("c", 4), ("c", 3), (None, 8), (None, 6)]
+    df = spark.createDataFrame(rows, f"line string, {ROW_ID} long")
+    copies = duplicate_copies(df, ("line",))
+    h1, h2 = row_hashes(("line",))
+    hashes = {row["line"]: (row["h1"], row["h2"]) for row in df.select("line", h1.alias("h1"), h2.alias("h2")).collect()}
+    got = sorted((row[ROW_HASH_1], row[ROW_HASH_2], row[KEPT_ROW_ID]) for row in copies.collect())
+    assert got == sorted([(*hashes["a"], 2), (*hashes["c"], 3), (*hashes[None], 6)])
+
+
+def test_reason_counters_count_every_row_once(spark):
+    rows = [(None,), (None,), (R.ZERO_QUANTITY,), (R.DUPLICATE_ROW,), (R.DUPLICATE_ROW,), (R.MISSING_CUSTOMER_ID,)]
+    df = spark.createDataFrame(rows, f"{C.REASON} string")
+    metrics = df.agg(*reason_counters(R.TRANSACTION_REASONS)).first().asDict()
+    counts = counts_from_metrics(metrics, R.TRANSACTION_REASONS)
+    assert counts == {None: 2, R.DUPLICATE_ROW: 2, R.ZERO_QUANTITY: 1, R.MISSING_CUSTOMER_ID: 1}
+    assert accounting(counts)["read"] == metrics["rows"] == 6
 
 
 def test_accepted_values_are_canonical(catalogue):

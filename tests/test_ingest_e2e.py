@@ -256,15 +256,18 @@ def test_header_only_file_is_one_line_and_leaves_nothing(tmp_path, capsys, spark
     assert _no_run_left(tmp_path, "run") and not (tmp_path / "run.quarantine").exists()
 
 
-def test_rows_stored_in_the_cache_give_the_same_outputs(spark, tmp_path, messy_run, monkeypatch):
-    # On a cluster the validated rows are cached instead of checkpointed (pipeline._RowsOnce).
-    monkeypatch.setattr(pipeline, "_rows_in_checkpoint", lambda session: False)
+def test_many_copies_take_the_shuffle_join_with_the_same_outputs(spark, tmp_path, messy_run, monkeypatch):
+    # Past _BROADCAST_COPIES_MAX sets of copies the duplicate check's join shuffles the rows, so
+    # each row's file is kept as a column before it; every output must be the same.
+    monkeypatch.setattr(pipeline, "_BROADCAST_COPIES_MAX", 0)
     output = tmp_path / "run"
     root = messy_run["root"]
     assert cli.main(["run", "--input", str(root / "orders.csv"), "--mapping", str(root / "mapping.toml"), "--as-of", "2025-01-01", "-o", str(output)]) == 0
-    assert json.loads((output / "manifest.json").read_text())["rows"] == messy_run["manifest"]["rows"]
-    for table in ("data/transactions", "quarantine/transactions"):
-        cached = spark.read.parquet(str(output / table))
-        checkpointed = spark.read.parquet(str(messy_run["output"] / table))
-        assert cached.count() == checkpointed.count() > 0
-        assert cached.exceptAll(checkpointed).count() == 0
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["rows"] == messy_run["manifest"]["rows"]
+    assert manifest["results"]["ingest"]["copy_sets"] == messy_run["manifest"]["results"]["ingest"]["copy_sets"] > 0
+    for table in ("data/transactions", "quarantine/transactions", "data/customers", "quarantine/customers"):
+        shuffled = spark.read.parquet(str(output / table))
+        broadcast = spark.read.parquet(str(messy_run["output"] / table))
+        assert shuffled.count() == broadcast.count() > 0
+        assert shuffled.exceptAll(broadcast).count() == 0

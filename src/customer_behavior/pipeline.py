@@ -6,18 +6,19 @@ is computed, cached, written and recorded in the run manifest.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import platform
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyspark
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from customer_behavior import TOOL_NAME, __version__, personas
@@ -97,62 +98,107 @@ def stage_generate(ctx: RunContext) -> None:
         ctx.tables["customers"] = ctx.spark.read.parquet(ctx.path(DATA_DIR, "customers"))
 
 
-# Up to this many sets of copies, the duplicate check's join broadcasts them (24 bytes each);
-# beyond, it is a shuffle join (correct, slower: only for inputs that are mostly copies).
+# Up to this many sets of copies (24 bytes each), the duplicate check's join broadcasts them
+# from the driver; beyond, it is a shuffle join (correct, slower: for inputs mostly copies).
 _BROADCAST_COPIES_MAX = 2_000_000
+# Where `stage_ingest` writes the table holding both outputs before splitting it (in the run).
+_SPLIT_DIR = ".ingest-split"
 
 
-def _persist_uncompressed(spark: SparkSession, df: DataFrame) -> DataFrame:
-    """Cache without columnar compression: building compressed batches (a dictionary and run
-    lengths tried on every value of ~25 columns) cost more than reading the CSV; the cache
-    lives for one stage, so memory is worth less than CPU here (it spills to disk when full)."""
-
-    key = "spark.sql.inMemoryColumnarStorage.compressed"
-    before = spark.conf.get(key, "true")
-    spark.conf.set(key, "false")
+@contextlib.contextmanager
+def _one_writer_per_partition(spark: SparkSession) -> Iterator[None]:
+    """For the next write only: each task writes its rows to one open file per partition value
+    as they come, instead of sorting them by the partition column first (Spark's default for
+    a partitioned write). Meant for a column of few values: beyond two open files a task
+    sorts the rest, as by default."""
+    settings = {"spark.sql.optimizer.plannedWrite.enabled": "false", "spark.sql.maxConcurrentOutputFileWriters": "2"}
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
-        return df.persist(StorageLevel.MEMORY_AND_DISK)  # the setting is read here, when the cache is defined
+        yield
     finally:
-        spark.conf.set(key, before)
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
-def _rows_in_checkpoint(spark: SparkSession) -> bool:
-    """Whether `_RowsOnce` may use a local checkpoint: in local mode, where no executor is lost alone."""
-    master = spark.sparkContext.master
-    return master == "local" or master.startswith("local[")  # not local-cluster[...]: separate executor JVMs
+def _in_driver(spark: SparkSession, df: DataFrame) -> DataFrame:
+    """A small DataFrame collected into the driver's JVM and made a local table again.
+
+    A broadcast collects to the driver anyway; as a local table it is no longer a plan over
+    the input files, which `source_file()` (input_file_name) requires of a join's other side.
+    The rows stay in the JVM: no Python objects, nothing for Python workers."""
+    return DataFrame(spark._jsparkSession.createDataFrame(df._jdf.collectAsList(), df._jdf.schema()), spark)
 
 
-class _RowsOnce:
-    """Rows computed by the first job that needs them and read from storage by the others.
+@dataclass
+class _FinalRows:
+    """A table's rows with every reason, ready for the one write, and what that needed."""
 
-    Local mode: a local checkpoint, which keeps Spark's binary rows as they are, where the
-    DataFrame cache re-encodes every value into column batches and decodes it again for each
-    read (at 1M CSV rows the ingest stage went from 6.3 s to 5.1 s, docs/performance.md). Its
-    blocks cannot be recomputed, so on a cluster, where an executor can be lost, the cache.
-    """
+    df: DataFrame
+    file: Any  # the Column giving a rejected row's file
+    copy_sets: int = 0
+    cached: list[DataFrame] = field(default_factory=list)  # to unpersist after the write
 
-    def __init__(self, spark: SparkSession, df: DataFrame) -> None:
-        self._checkpointed = _rows_in_checkpoint(spark)
-        if self._checkpointed:
-            self.df = df.localCheckpoint(eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
-        else:
-            self.df = _persist_uncompressed(spark, df)
 
-    def release(self) -> None:
-        if self._checkpointed:  # the checkpoint's RDD: the plan is a LogicalRDD over it
-            self.df._jdf.queryExecution().analyzed().rdd().unpersist(False)
-        else:
-            self.df.unpersist()
+def _final_rows(ctx: RunContext, table: Any) -> _FinalRows:
+    """Every rule applied, the duplicate check included.
+
+    Transactions: one job reads the rows (the lines of a delimited file, unparsed) and finds the
+    sets of exact copies by their hashes; they are joined to the checked rows in the write
+    itself. Customers: every rule is in `validated_df`, its file kept before its window."""
+    from customer_behavior.ingest import validation as V
+    from customer_behavior.ingest.readers import source_file
+
+    if table.checked_df is None:
+        return _FinalRows(df=table.validated_df, file=F.col(V.SOURCE_FILE))
+    copies_df = V.duplicate_copies(table.raw.df, table.raw.key_columns).persist(StorageLevel.MEMORY_AND_DISK)
+    copy_sets = copies_df.count()
+    if copy_sets == 0:
+        copies_df.unpersist()
+        return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS), file=source_file())
+    if copy_sets <= _BROADCAST_COPIES_MAX:
+        local_df = _in_driver(ctx.spark, copies_df)
+        copies_df.unpersist()
+        return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df)), file=source_file(), copy_sets=copy_sets)
+    # the join shuffles the rows: their file must be taken before it
+    rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file), copies_df)
+    return _FinalRows(df=rows_df, file=F.col(V.SOURCE_FILE), copy_sets=copy_sets, cached=[copies_df])
+
+
+def _write_quarantine(spark: SparkSession, records_dir: Path, target: str, *, schema: Any, source_columns: tuple[str, ...], reasons: tuple[str, ...]) -> dict[str, int]:
+    """The quarantine table from the rejected part of the one write; returns the rows per reason
+    (observed while writing them: the rejected rows only, never the whole input)."""
+    from customer_behavior.ingest import validation as V
+
+    if not records_dir.exists():  # nothing rejected: an empty table with the quarantine's columns
+        write_parquet(literal_dataframe(spark, [], V.quarantine_schema(source_columns)), target)
+        return {None: 0}
+    records_df = spark.read.schema(schema).parquet(str(records_dir))
+    observation = Observation("quarantine")
+    quarantine_df = V.quarantine_from_records(records_df, schema=schema, source_columns=source_columns).observe(observation, *V.reason_counters(reasons))
+    write_parquet(quarantine_df, target)
+    return V.counts_from_metrics(observation.get, reasons)
+
+
+def _parquet_rows(spark: SparkSession, path: Path) -> int:
+    """Rows of a Parquet directory (from the files' footers), 0 when it does not exist."""
+    return spark.read.parquet(str(path)).count() if path.exists() else 0
 
 
 def stage_ingest(ctx: RunContext) -> None:
     """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
 
-    One pass over the input (see docs/performance.md, "Ingest"): one job reads, parses and
-    checks every row into storage (accepted and rejected rows together, `_RowsOnce`), and in the
-    same job counts the rows per reason and finds the sets of exact copies by two hashes per
-    row. The quarantine and the canonical table are read off the stored rows; the data is
-    written once, to its final place.
+    One parse of the input (see docs/performance.md, "Ingest"). For transactions, a first job
+    reads the rows without parsing them (a delimited file's lines) and finds the sets of exact
+    copies by two hashes per row. A second job parses and checks every row, marks the extra
+    copies and writes accepted and rejected rows in one Parquet write, partitioned by whether
+    a row is rejected: the accepted rows' files are moved into data/ as they are, and the small
+    rejected part becomes the quarantine. The row accounting: the accepted rows from the
+    Parquet footers, the rejected ones per reason counted while the quarantine is written.
     """
     from customer_behavior.ingest import plan as ingest
     from customer_behavior.ingest import validation as V
@@ -177,41 +223,40 @@ def stage_ingest(ctx: RunContext) -> None:
         if plan.customers is not None:
             tables.append(("customers", plan.customers, V.canonical_customer_columns(), C.CUSTOMERS_SCHEMA, ingest.R.CUSTOMER_REASONS))
         for name, table, canonical, schema, reasons in tables:
-            staged: _RowsOnce | None = None
-            summary_df: DataFrame | None = None
-            try:
-                with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
-                    rows_df = table.checked_df if table.checked_df is not None else table.validated_df
-                    staged = _RowsOnce(ctx.spark, V.staged_rows(rows_df, source_columns=table.raw.source_columns, canonical=canonical))
-                    staged_df = staged.df
-                    if table.checked_df is not None:
-                        # the one read of the input: it stores the rows, counts the reasons and finds the copies
-                        summary_df = V.reasons_and_copies(staged_df).persist(StorageLevel.MEMORY_AND_DISK)
-                        counts, copy_sets = V.summarize_reasons_and_copies(summary_df)
-                        if copy_sets:
-                            copies_df = V.copies_from_summary(summary_df)
-                            staged_df = V.with_duplicate_reason(staged_df, F.broadcast(copies_df) if copy_sets <= _BROADCAST_COPIES_MAX else copies_df)
-                    else:
-                        counts = {row[C.REASON]: row["rows"] for row in V.reason_counts(staged_df).collect()}
-                acc = ingest.accounting(counts, reasons)
-                if acc["read"] == 0:
-                    raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
-                write_parquet(V.quarantine_from_staged(staged_df, source_columns=table.raw.source_columns), ctx.path(ingest.QUARANTINE_DIR, name))
-                ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
-                ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
-                results[f"{name}_rows"] = acc
-                if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
-                    kept_at = ingest.move_quarantine_out(ctx.root)
-                    raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
-                if acc["accepted"] == 0:
-                    raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
-                write_parquet(V.accepted_from_staged(staged_df, schema=schema), ctx.path(DATA_DIR, name))
-            finally:
-                if summary_df is not None:
-                    summary_df.unpersist()
-                if staged is not None:
-                    staged.release()
+            split_dir = Path(ctx.path(_SPLIT_DIR, name))
+            source_columns = table.raw.source_columns
+            with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
+                final = _final_rows(ctx, table)
+                try:
+                    both_df = V.with_both_outputs(final.df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
+                    with _one_writer_per_partition(ctx.spark):
+                        both_df.write.mode("overwrite").partitionBy(V.QUARANTINED).parquet(str(split_dir))
+                finally:
+                    for cached_df in final.cached:
+                        cached_df.unpersist()
+                accepted_dir = split_dir / f"{V.QUARANTINED}=false"
+                quarantine_target = ctx.path(ingest.QUARANTINE_DIR, name)
+                counts = _write_quarantine(ctx.spark, split_dir / f"{V.QUARANTINED}=true", quarantine_target, schema=schema, source_columns=source_columns, reasons=reasons)
+                counts[None] = _parquet_rows(ctx.spark, accepted_dir)
+            if name == "transactions":
+                results["copy_sets"] = final.copy_sets
+            acc = ingest.accounting(counts, reasons)
+            if acc["read"] == 0:
+                raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
+            ctx.rows.update({f"{name}_read": acc["read"], f"{name}_accepted": acc["accepted"], f"{name}_quarantined": acc["quarantined"]})
+            ctx.rows.update({f"{name}_quarantined_{reason}": n for reason, n in acc["by_reason"].items() if n})
+            results[f"{name}_rows"] = acc
+            if name == "transactions" and acc["quarantined"] > input_cfg.max_bad_fraction * acc["read"]:
+                kept_at = ingest.move_quarantine_out(ctx.root)
+                raise InputError(ingest.too_many_bad_rows_message(table.raw.path, acc, input_cfg.max_bad_fraction, kept_at))
+            if acc["accepted"] == 0:
+                raise InputError(f"input {table.raw.path!r}: none of the {acc['read']:,} rows passed validation")
+            # the accepted rows' files hold exactly the canonical columns: they are the table
+            Path(ctx.path(DATA_DIR)).mkdir(parents=True, exist_ok=True)
+            accepted_dir.rename(ctx.path(DATA_DIR, name))
+            shutil.rmtree(split_dir)
             ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
+        shutil.rmtree(ctx.path(_SPLIT_DIR), ignore_errors=True)
 
 
 def stage_source(ctx: RunContext) -> None:

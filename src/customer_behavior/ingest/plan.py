@@ -38,7 +38,8 @@ class TablePlan:
     raw: RawTable
     validated_df: DataFrame  # raw columns + canonical `__cb_` columns + reason (every rule)
     # every rule but the exact-duplicate check, with the row hashes it needs (None: the
-    # table has no such check): the pipeline finds the copies on a cached copy of this
+    # table has no such check): the pipeline finds the copies in the raw rows
+    # (`duplicate_copies`) and joins them to this
     checked_df: DataFrame | None = None
 
 
@@ -74,8 +75,8 @@ def plan_ingest(spark: SparkSession, input_cfg: InputConfig, *, today: dt.date |
     raw = read_raw(spark, input_cfg.path, mapping.source)
     resolved = resolve_columns(raw, mapping)
     with input_errors(input_cfg.path):
-        checked_df = with_transaction_reason(raw.df, source_columns=raw.source_columns, resolved=resolved, mapping=mapping, rules=rules)
-        validated_df = with_duplicate_reason(checked_df, duplicate_copies(checked_df))
+        checked_df = with_transaction_reason(raw.df, source_columns=raw.source_columns, key_columns=raw.key_columns, resolved=resolved, mapping=mapping, rules=rules)
+        validated_df = with_duplicate_reason(checked_df, duplicate_copies(raw.df, raw.key_columns))
     customers = None
     if mapping.customers is not None and mapping.customers.path:
         raw_customers = read_raw(spark, mapping.customers.path, mapping.customers.source, what="customers input")

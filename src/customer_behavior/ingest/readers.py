@@ -3,7 +3,18 @@
 No schema inference: a CSV field stays the text it was ("007" keeps its zeros) and the
 validation step parses it with try_ functions. Lines with the wrong number of fields (or
 that are not JSON) are kept, flagged in `RAW_LINE`, so that validation can quarantine
-them; nothing is dropped here except blank lines and the header line of each file.
+them; nothing is dropped here except blank lines and header lines.
+
+A delimited file is read as lines of text and each line split with `from_csv` (Spark's
+CSV parser, the same options): the line itself is then at hand as one value, so the
+exact-copy check hashes one string and never needs the fields parsed (see `RawTable.key_columns`).
+
+Every row gets `ROW_ID`, its place in the read order (file split, then position). It is
+computed right after the reader's own filters, so two reads of the same table number
+the rows alike: the duplicate check finds the copies in one read and marks them in another.
+
+The file a row came from is not a column: `source_file()` is an expression valid where the
+rows are read (before any shuffle), evaluated only for the rows that go to the quarantine.
 
 Reading plans are lazy, except for the first line of a CSV file (the header, the
 delimiter guess and a binary check), which is read once on the driver.
@@ -27,34 +38,47 @@ from customer_behavior.ingest.mapping import WHITESPACE, SourceOptions
 
 log = logging.getLogger(__name__)
 
-# Internal columns beside the user's; renamed to columns.RAW_LINE / SOURCE_FILE in the quarantine.
-RAW_LINE = "__cb_raw_line"
-SOURCE_FILE = "__cb_source_file"
+# Internal columns beside the user's.
+RAW_LINE = "__cb_raw_line"  # the whole line of a malformed row (columns.RAW_LINE in the quarantine)
+LINE = "__cb_line"  # the line each row of a delimited file came from
+ROW_ID = "__cb_row_id"  # read order (file split, then position): which copy of a row is kept
 
 DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 _CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".dat", ".psv")
 _JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
 _COMPRESSIONS = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst")
 _WHITESPACE_RUN = r"[ \t]+"
+# A character that Java's String.trim keeps: a line without one is blank (Spark's CSV reader
+# skips such lines too). A regex, not btrim with these characters: at 3M lines that was 1 s.
+_NOT_BLANK = r"[^\x00-\x20]"
+# A field separator for reading whole lines through the CSV source (other encodings than UTF-8).
+_NEVER_A_SEPARATOR = "\u0001"
 
 
 @dataclass(frozen=True)
 class RawTable:
-    df: DataFrame  # the source columns under their own names, then RAW_LINE and SOURCE_FILE
+    df: DataFrame  # the source columns under their own names, RAW_LINE, ROW_ID (and LINE for delimited files)
     source_columns: tuple[str, ...]
     format: str
     delimiter: str | None
     path: str
+    # The columns whose values make two rows exact copies: the line of a delimited file (rows
+    # from equal lines are equal), otherwise every source column.
+    key_columns: tuple[str, ...] = ()
+
+
+def source_file() -> Column:
+    """The path of the file the current row was read from.
+
+    Valid only where the rows are read, before any shuffle (after one it is empty), and in a
+    plan over one file source. Spark evaluates it per row from the task's current file, and
+    inside `when` only for the rows that need it: carrying the path on every row (the file
+    source's `_metadata.file_path`) cost about 10% of the ingest stage.
+    """
+    return F.input_file_name()
 
 
 # --------------------------------------------------------------------------- errors
-
-
-def _file_path(df: DataFrame) -> Column:
-    """The path of the file each row came from, from the file source's hidden metadata column:
-    a constant per file (input_file_name() made a new string for every row). metadataColumn
-    finds it even when the user's data has a column named `_metadata`."""
-    return df.metadataColumn("_metadata").getField("file_path")
 
 
 def _deepest_java_message(exc: BaseException) -> str | None:
@@ -158,16 +182,31 @@ def check_path(path: str, what: str = "input") -> list[Path] | None:
 # --------------------------------------------------------------------------- CSV
 
 
+def _lines(spark: SparkSession, path: str, encoding: str) -> DataFrame:
+    """Every line of the files (one column, `value`), line breaks removed.
+
+    UTF-8 through the text source. Other encodings through the CSV source, which honours
+    them, with a field separator that does not occur; a line that contains it after all is
+    taken whole from the malformed-record column.
+    """
+    if encoding.upper().replace("-", "") == "UTF8":
+        return spark.read.text(path)
+    whole = "__cb_whole_line"
+    lines_df = (
+        spark.read.schema(f"value string, {whole} string")
+        .option("sep", _NEVER_A_SEPARATOR).option("quote", "\u0000").option("header", False)
+        .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", whole)
+        .option("encoding", encoding).csv(path)
+    )
+    return lines_df.select(F.coalesce(F.col(whole), F.col("value")).alias("value"))
+
+
+def _is_blank(line: Column) -> Column:
+    return ~line.rlike(_NOT_BLANK)
+
+
 def _first_line(spark: SparkSession, path: str, encoding: str) -> str | None:
-    lines = spark.read.option("lineSep", "\n").text(path) if encoding.upper() in ("UTF-8", "UTF8") else None
-    if lines is None:
-        # the text source is UTF-8 only; read the first line through the CSV source with a
-        # delimiter that never occurs, which honours the encoding
-        lines = (
-            spark.read.option("sep", "\u0001").option("quote", "\u0000").option("header", False)
-            .option("encoding", encoding).schema("value string").csv(path)
-        )
-    row = lines.filter(F.length(F.trim(F.col("value"))) > 0).limit(1).collect()
+    row = _lines(spark, path, encoding).filter(~_is_blank(F.col("value"))).limit(1).collect()
     return row[0]["value"].rstrip("\r") if row else None
 
 
@@ -213,6 +252,10 @@ def _column_names(header_fields: list[str], options: SourceOptions, path: str, w
     return names
 
 
+def _ddl(names: list[str]) -> str:
+    return ", ".join(f"`{name.replace('`', '``')}` STRING" for name in names)
+
+
 def _read_delimited(spark: SparkSession, path: str, options: SourceOptions, what: str) -> RawTable:
     first = _first_line(spark, path, options.encoding)
     if first is None:
@@ -221,42 +264,57 @@ def _read_delimited(spark: SparkSession, path: str, options: SourceOptions, what
         raise InputError(f"{what} {path!r} does not look like a text file (binary data); is it compressed with an unsupported codec, or a spreadsheet? Export it as CSV")
     delimiter = guess_delimiter(first) if options.delimiter == "auto" else options.delimiter
     names = _column_names(_header_fields(first, delimiter, options.quote), options, path, what)
+    header_line = first if options.header else None
     if delimiter == WHITESPACE:
-        df = _read_whitespace(spark, path, names, first if options.header else None)
+        df = _read_whitespace(spark, path, names, header_line, options.encoding)
     else:
-        schema = T.StructType([T.StructField(n, T.StringType(), True) for n in names] + [T.StructField(RAW_LINE, T.StringType(), True)])
+        csv_options = {
+            "sep": delimiter,
+            "quote": options.quote if options.quote else "\u0000",
+            "escape": options.escape or "\\",
+            "mode": "PERMISSIVE",
+            "columnNameOfCorruptRecord": RAW_LINE,
+        }
+        fields = F.from_csv(F.col(LINE), _ddl([*names, RAW_LINE]), csv_options)
         df = (
-            spark.read.schema(schema)
-            .option("sep", delimiter)
-            .option("header", options.header)
-            .option("quote", options.quote if options.quote else "\u0000")
-            .option("escape", options.escape or "\\")
-            .option("encoding", options.encoding)
-            .option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", RAW_LINE)
-            .option("enforceSchema", True)
-            .csv(path)
+            _data_lines(spark, path, options.encoding, header_line)
+            .select(F.col(LINE), F.col(ROW_ID), fields.alias("__cb_fields"))
+            .select(*[F.col("__cb_fields").getField(name).alias(name) for name in [*names, RAW_LINE]], F.col(LINE), F.col(ROW_ID))
         )
-        df = df.withColumn(SOURCE_FILE, _file_path(df))
-    return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path)
+    return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(LINE,))
 
 
-def _read_whitespace(spark: SparkSession, path: str, names: list[str], header_line: str | None) -> DataFrame:
+def _data_lines(spark: SparkSession, path: str, encoding: str, header_line: str | None) -> DataFrame:
+    """The lines that hold rows, as LINE, numbered in ROW_ID.
+
+    Blank lines are skipped, and so is every line equal to the header line: each file of a
+    directory starts with it, and files concatenated with their headers repeat it.
+    """
+    line = F.col("value")
+    is_data = ~_is_blank(line)
+    if header_line is not None:
+        header = header_line.lstrip("\ufeff")
+        is_data = is_data & ~line.isin(header, "\ufeff" + header)
+    return _lines(spark, path, encoding).filter(is_data).select(line.alias(LINE), F.monotonically_increasing_id().alias(ROW_ID))
+
+
+def _read_whitespace(spark: SparkSession, path: str, names: list[str], header_line: str | None, encoding: str) -> DataFrame:
     """Fields separated by runs of spaces/tabs: split each line with a regex in Spark SQL."""
-    line = F.regexp_replace(F.col("value"), r"^[ \t\r]+|[ \t\r]+$", "")
-    text_df = spark.read.text(path)
-    lines_df = text_df.select(line.alias("line"), _file_path(text_df).alias(SOURCE_FILE)).filter(F.length(F.col("line")) > 0)
+    trimmed = F.regexp_replace(F.col("value"), r"^[ \t\r]+|[ \t\r]+$", "")
+    lines_df = _lines(spark, path, encoding).select(trimmed.alias("value")).filter(F.length(F.col("value")) > 0)
     if header_line is not None:
         # every file of a directory repeats the header
-        lines_df = lines_df.filter(F.col("line") != F.lit(header_line.strip(" \t\r")))
-    fields = F.split(F.col("line"), _WHITESPACE_RUN)
+        lines_df = lines_df.filter(F.col("value") != F.lit(header_line.strip(" \t\r")))
+    lines_df = lines_df.select(F.col("value").alias(LINE), F.monotonically_increasing_id().alias(ROW_ID))
+    fields = F.split(F.col(LINE), _WHITESPACE_RUN)
     is_malformed = F.size(F.col("fields")) != F.lit(len(names))
     return (
         lines_df.withColumn("fields", fields)
         .select(
             *[F.get(F.col("fields"), i).alias(name) for i, name in enumerate(names)],
-            F.when(is_malformed, F.col("line")).alias(RAW_LINE),
-            F.col(SOURCE_FILE),
+            F.when(is_malformed, F.col(LINE)).alias(RAW_LINE),
+            F.col(LINE),
+            F.col(ROW_ID),
         )
     )
 
@@ -278,7 +336,6 @@ def _read_json(spark: SparkSession, path: str, options: SourceOptions, what: str
         .option("encoding", options.encoding)
         .json(path)
     )
-    file_path = _file_path(df)
     if not df.columns:
         raise InputError(f"{what} {path!r} has no JSON records")
     names = [c for c in df.columns if c != RAW_LINE]
@@ -286,15 +343,16 @@ def _read_json(spark: SparkSession, path: str, options: SourceOptions, what: str
         df = df.withColumn(RAW_LINE, F.lit(None).cast("string"))
     complex_types = (T.StructType, T.ArrayType, T.MapType)
     values = [F.to_json(F.col(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else F.col(f.name) for f in df.schema.fields if f.name in names]
-    df = df.select(*values, F.col(RAW_LINE), file_path.alias(SOURCE_FILE))
-    return RawTable(df=df, source_columns=tuple(names), format="json", delimiter=None, path=path)
+    df = df.select(*values, F.col(RAW_LINE), F.monotonically_increasing_id().alias(ROW_ID))
+    # a malformed line's fields are all null: its text tells it apart from other malformed lines
+    return RawTable(df=df, source_columns=tuple(names), format="json", delimiter=None, path=path, key_columns=(*names, RAW_LINE))
 
 
 def _read_parquet(spark: SparkSession, path: str, what: str) -> RawTable:
     df = spark.read.parquet(path)
     names = list(df.columns)
-    df = _stringify_complex(df.withColumn(SOURCE_FILE, _file_path(df))).withColumn(RAW_LINE, F.lit(None).cast("string"))
-    return RawTable(df=df, source_columns=tuple(names), format="parquet", delimiter=None, path=path)
+    df = _stringify_complex(df).select("*", F.lit(None).cast("string").alias(RAW_LINE), F.monotonically_increasing_id().alias(ROW_ID))
+    return RawTable(df=df, source_columns=tuple(names), format="parquet", delimiter=None, path=path, key_columns=tuple(names))
 
 
 # --------------------------------------------------------------------------- entry point

@@ -4,8 +4,13 @@ Everything is parsed with try_ functions (ANSI mode stays on: a plain cast of ba
 would fail the job). Each row gets the first rule it fails (`reasons.TRANSACTION_REASONS`
 is the order) or no reason at all. The row rules need no shuffle; the duplicate check
 needs one, but only of two 64-bit hashes per row (`duplicate_copies`), never of whole
-rows: the copies found are joined back by hash (`with_duplicate_reason`). The result
-splits into the canonical table (`accepted_transactions`) and the quarantine.
+rows, and it needs no rule: equal rows get equal reasons, so the sets of copies can be
+found on the raw rows and joined back by hash (`with_duplicate_reason`).
+
+The result is one table holding both outputs (`with_both_outputs`): accepted rows in the
+canonical columns, rejected rows as one JSON record, told apart by `QUARANTINED`. Written
+once, partitioned by that column, it splits into the canonical table and the quarantine
+(`quarantine_from_records`) without a second pass over the rows.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from customer_behavior import columns as C
 from customer_behavior.errors import InputError
 from customer_behavior.ingest import reasons as R
 from customer_behavior.ingest.mapping import CustomersMapping, Mapping
-from customer_behavior.ingest.readers import RAW_LINE, SOURCE_FILE, RawTable
+from customer_behavior.ingest.readers import RAW_LINE, ROW_ID, RawTable, source_file
 
 # Where an absent optional column shows up downstream (recorded in the manifest and report).
 OPTIONAL_USES = {
@@ -40,13 +45,16 @@ _HAS_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d\d(:?\d\d)?)$"
 _MAX_QUANTITY = 2_000_000_000
 _LOYALTY_TRUE = ("true", "yes", "y", "1", "t")
 _LOYALTY_FALSE = ("false", "no", "n", "0", "f")
-# Carried by the validated rows (and the staged table) until the duplicate check has run.
+# Carried by the validated rows until the duplicate check has run.
 ROW_HASH_1 = "__cb_row_hash_1"
 ROW_HASH_2 = "__cb_row_hash_2"
-ROW_ID = "__cb_row_id"  # read order (partition, then position): which copy is kept
 DUPLICATE_KEYS = (ROW_HASH_1, ROW_HASH_2, ROW_ID)
-_KEPT_ROW_ID = "__cb_kept_row_id"
+KEPT_ROW_ID = "__cb_kept_row_id"
 _SECOND_HASH_SALT = "customer-behavior duplicate check"
+# The file a row came from, when it has to be kept as a column (before a shuffle).
+SOURCE_FILE = "__cb_source_file"
+# The partition column of the table holding both outputs: true for the quarantine.
+QUARANTINED = "__cb_quarantined"
 
 
 @dataclass(frozen=True)
@@ -173,8 +181,11 @@ def status_of(text: Column, mapping: Mapping) -> Column:
 # --------------------------------------------------------------------------- transactions
 
 
-def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], resolved: ResolvedColumns, mapping: Mapping, rules: Rules) -> DataFrame:
-    """Attach the canonical columns (prefixed `__cb_`) and the quarantine reason (null = accepted)."""
+def with_transaction_reason(
+    raw_df: DataFrame, *, source_columns: tuple[str, ...], key_columns: tuple[str, ...], resolved: ResolvedColumns, mapping: Mapping, rules: Rules
+) -> DataFrame:
+    """Attach the canonical columns (prefixed `__cb_`), the row hashes of the duplicate check
+    (over `key_columns`) and the quarantine reason (null = accepted)."""
     src = resolved.sources
     types = {f.name: f.dataType for f in raw_df.schema.fields}
 
@@ -225,7 +236,7 @@ def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...
         .when(F.col("__cb_status").isNull(), F.lit(R.UNKNOWN_STATUS))
     )
     row_hash = F.sha2(F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)])), 256)
-    first_hash, second_hash = row_hashes(source_columns)
+    first_hash, second_hash = row_hashes(key_columns)
     return (
         raw_df.select(
             "*",
@@ -241,7 +252,6 @@ def with_transaction_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...
             F.coalesce(transaction_text, F.concat(F.lit("H"), F.substring(row_hash, 1, 24))).alias("__cb_transaction_id"),
             first_hash.alias(ROW_HASH_1),
             second_hash.alias(ROW_HASH_2),
-            F.monotonically_increasing_id().alias(ROW_ID),
         )
         .withColumn(C.REASON, reason)
     )
@@ -263,66 +273,34 @@ def row_hashes(source_columns: tuple[str, ...]) -> tuple[Column, Column]:
     return F.xxhash64(*values), F.xxhash64(F.lit(_SECOND_HASH_SALT), *values)
 
 
-def duplicate_copies(validated_df: DataFrame) -> DataFrame:
-    """One row per set of identical otherwise-valid rows that has more than one copy.
+def duplicate_copies(raw_df: DataFrame, key_columns: tuple[str, ...]) -> DataFrame:
+    """One row per set of identical rows that has more than one copy: the two row hashes and
+    the row id of the copy that is kept (the first read).
 
-    Columns: the two row hashes and the row id of the copy that is kept (the first read).
-    Identical rows get identical reasons from the row rules, so only rows without a reason
-    can be duplicates that matter. Shuffles 24 bytes per row, not the rows.
+    Works on the raw rows, before any rule: identical rows get identical reasons, so a set of
+    copies is either all accepted (then all copies but one become `duplicate_row`) or all
+    rejected for the same reason. For a delimited file the key is the line, so the check
+    reads lines and parses nothing. Shuffles 24 bytes per row, never the rows; the rows are
+    partitioned by the hash pair first, so the grouping needs no second exchange.
     """
-    return copies_from_summary(reasons_and_copies(validated_df))
-
-
-def reasons_and_copies(validated_df: DataFrame) -> DataFrame:
-    """The row accounting and the duplicate check in one job: `duplicate_copies` and
-    `reason_counts` together, so the rows are scanned once for both.
-
-    Rows with a reason are counted per reason; rows without one are grouped by their hash
-    pair (24 bytes shuffled per row), and the groups are grouped again: single rows collapse
-    into one count, each set of copies stays a row of its own. Columns: reason, the two row
-    hashes and the row id to keep (null but for sets of copies), rows. A few rows per reason
-    plus one per set of copies.
-    """
-    is_valid = F.col(C.REASON).isNull()
-    rows_by_content = validated_df.groupBy(
-        F.col(C.REASON), F.when(is_valid, F.col(ROW_HASH_1)).alias(ROW_HASH_1), F.when(is_valid, F.col(ROW_HASH_2)).alias(ROW_HASH_2)
-    ).agg(F.count(F.lit(1)).alias("rows"), F.min(F.col(ROW_ID)).alias(_KEPT_ROW_ID))
-    is_set = F.col("rows") > F.lit(1)
-    return rows_by_content.groupBy(
-        F.col(C.REASON), *[F.when(is_set, F.col(c)).alias(c) for c in (ROW_HASH_1, ROW_HASH_2, _KEPT_ROW_ID)]
-    ).agg(F.sum(F.col("rows")).alias("rows"))
-
-
-def summarize_reasons_and_copies(summary_df: DataFrame) -> tuple[dict[str | None, int], int]:
-    """(rows per reason, duplicate_row included; sets of copies) from `reasons_and_copies`:
-    one small query, at most two rows per reason."""
-    is_set = F.col(ROW_HASH_1).isNotNull()
-    totals = summary_df.groupBy(F.col(C.REASON), is_set.alias("is_set")).agg(F.sum(F.col("rows")).alias("rows"), F.count(F.lit(1)).alias("sets")).collect()
-    counts: dict[str | None, int] = {}
-    sets = extra_copies = 0
-    for row in totals:
-        counts[row[C.REASON]] = counts.get(row[C.REASON], 0) + row["rows"]
-        if row["is_set"]:
-            sets += row["sets"]
-            extra_copies += row["rows"] - row["sets"]
-    if extra_copies:
-        counts[None] -= extra_copies
-        counts[R.DUPLICATE_ROW] = extra_copies
-    return counts, sets
-
-
-def copies_from_summary(summary_df: DataFrame) -> DataFrame:
-    """The sets of copies in `reasons_and_copies`, as `duplicate_copies` gives them."""
-    return summary_df.filter(F.col(ROW_HASH_1).isNotNull()).select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(_KEPT_ROW_ID))
+    first_hash, second_hash = row_hashes(key_columns)
+    return (
+        raw_df.select(first_hash.alias(ROW_HASH_1), second_hash.alias(ROW_HASH_2), F.col(ROW_ID))
+        .repartition(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
+        .groupBy(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
+        .agg(F.count(F.lit(1)).alias("copies"), F.min(F.col(ROW_ID)).alias(KEPT_ROW_ID))
+        .filter(F.col("copies") > F.lit(1))
+        .select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(KEPT_ROW_ID))
+    )
 
 
 def with_duplicate_reason(validated_df: DataFrame, copies_df: DataFrame) -> DataFrame:
     """`duplicate_row` for every copy but the kept one; the hash columns are dropped."""
-    is_extra_copy = F.col(_KEPT_ROW_ID).isNotNull() & (F.col(ROW_ID) != F.col(_KEPT_ROW_ID))
+    is_extra_copy = F.col(KEPT_ROW_ID).isNotNull() & (F.col(ROW_ID) != F.col(KEPT_ROW_ID))
     return (
         validated_df.join(copies_df, on=[ROW_HASH_1, ROW_HASH_2], how="left")
         .withColumn(C.REASON, F.when(F.col(C.REASON).isNull() & is_extra_copy, F.lit(R.DUPLICATE_ROW)).otherwise(F.col(C.REASON)))
-        .drop(_KEPT_ROW_ID, *DUPLICATE_KEYS)
+        .drop(KEPT_ROW_ID, *DUPLICATE_KEYS)
     )
 
 
@@ -364,55 +342,88 @@ def accepted_transactions(validated_df: DataFrame, *, resolved: ResolvedColumns)
     return validated_df.filter(F.col(C.REASON).isNull()).select(*canonical_transaction_columns(resolved))
 
 
-def quarantined_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...]) -> DataFrame:
-    """The rejected rows: the original columns as text, the raw line, the file and the reason."""
-    return validated_df.filter(F.col(C.REASON).isNotNull()).select(
-        *[F.col(c).cast("string").alias(c) for c in source_columns],
-        F.col(RAW_LINE).alias(C.RAW_LINE),
-        F.col(SOURCE_FILE).alias(C.SOURCE_FILE),
-        F.col(C.REASON),
-    )
+def with_source_file(df: DataFrame) -> DataFrame:
+    """The file of each row kept as a column (`SOURCE_FILE`): needed when a shuffle comes
+    between the read and the quarantine record (where `source_file()` no longer works)."""
+    return df.withColumn(SOURCE_FILE, source_file())
 
 
-def _staged_source(i: int) -> str:
-    return f"__cb_source_{i}"
+def quarantine_schema(source_columns: tuple[str, ...]) -> T.StructType:
+    """The quarantine table: the original columns as text, the raw line, the file, the reason."""
+    extra = (C.RAW_LINE, C.SOURCE_FILE, C.REASON)
+    return T.StructType([T.StructField(_quarantine_name(c), T.StringType()) for c in source_columns] + [T.StructField(n, T.StringType()) for n in extra])
 
 
-def staged_rows(validated_df: DataFrame, *, source_columns: tuple[str, ...], canonical: list[Column]) -> DataFrame:
-    """Accepted and rejected rows in one table, from which both outputs are split.
+def _quarantine_name(column: str) -> str:
+    """A source column named like one of the quarantine's own columns gets a prefix."""
+    return f"source_{column}" if column.lower() in (C.RAW_LINE, C.SOURCE_FILE, C.REASON) else column
 
-    Canonical columns for every row; the original values (as text) for the rejected rows,
-    and for every row while the duplicate check is still to come (a row valid so far may be
-    an extra copy, quarantined with its original values); the duplicate-check columns, if any.
+
+def _record_key(i: int) -> str:
+    return f"c{i}"
+
+
+def quarantine_record(source_columns: tuple[str, ...], file: Column) -> Column:
+    """A rejected row as one JSON text: its original values (keys c0, c1, ... in column order),
+    the raw line, the file and the reason. JSON keeps every string exactly; nulls are left out
+    and read back as nulls."""
+    values = [F.col(c).cast("string").alias(_record_key(i)) for i, c in enumerate(source_columns)]
+    return F.to_json(F.struct(*values, F.col(RAW_LINE).alias(C.RAW_LINE), file.alias(C.SOURCE_FILE), F.col(C.REASON).alias(C.REASON)))
+
+
+def _record_column(schema: T.StructType) -> str:
+    """The canonical column that carries a rejected row's record: the first text column."""
+    return next(f.name for f in schema.fields if isinstance(f.dataType, T.StringType))
+
+
+def with_both_outputs(validated_df: DataFrame, *, canonical: list[Column], schema: T.StructType, source_columns: tuple[str, ...], file: Column) -> DataFrame:
+    """Accepted and rejected rows in one table with the canonical schema plus `QUARANTINED`.
+
+    An accepted row holds its canonical values. A rejected row holds its quarantine record
+    (`quarantine_record`) in the first text column and nulls elsewhere. Written partitioned by
+    `QUARANTINED`, the accepted rows' files are the canonical table as they are; the other
+    partition is small and becomes the quarantine (`quarantine_from_records`). `file` is
+    evaluated for rejected rows only.
     """
-    may_be_copy = ROW_HASH_1 in validated_df.columns
-    keeps_source = F.lit(True) if may_be_copy else F.col(C.REASON).isNotNull()
-    return validated_df.select(
-        *canonical,
-        *[F.when(keeps_source, F.col(c).cast("string")).alias(_staged_source(i)) for i, c in enumerate(source_columns)],
-        F.col(RAW_LINE).alias(C.RAW_LINE),
-        F.col(SOURCE_FILE).alias(C.SOURCE_FILE),
-        F.col(C.REASON),
-        *[F.col(c) for c in DUPLICATE_KEYS if c in validated_df.columns],
+    is_rejected = F.col(C.REASON).isNotNull()
+    record_column = _record_column(schema)
+    record = quarantine_record(source_columns, file)
+    values = [
+        (F.when(is_rejected, record).otherwise(value) if field.name == record_column else F.when(~is_rejected, value)).cast(field.dataType).alias(field.name)
+        for value, field in zip(canonical, schema.fields, strict=True)
+    ]
+    return validated_df.select(*values, is_rejected.alias(QUARANTINED))
+
+
+def quarantine_from_records(records_df: DataFrame, *, schema: T.StructType, source_columns: tuple[str, ...]) -> DataFrame:
+    """The quarantine table (`quarantine_schema`) from the rejected rows of `with_both_outputs`."""
+    record_schema = T.StructType(
+        [T.StructField(_record_key(i), T.StringType()) for i in range(len(source_columns))]
+        + [T.StructField(n, T.StringType()) for n in (C.RAW_LINE, C.SOURCE_FILE, C.REASON)]
     )
+    record = F.from_json(F.col(_record_column(schema)), record_schema)
+    names = quarantine_schema(source_columns).fieldNames()
+    return records_df.select(record.alias("r")).select(*[F.col("r").getField(key).alias(name) for key, name in zip(record_schema.fieldNames(), names, strict=True)])
 
 
-def accepted_from_staged(staged_df: DataFrame, *, schema: T.StructType) -> DataFrame:
-    return staged_df.filter(F.col(C.REASON).isNull()).select(*[F.col(f.name) for f in schema.fields])
+def reason_counters(reasons: tuple[str, ...]) -> list[Column]:
+    """Aggregate columns counting the rows, the accepted rows and the rows per reason (for
+    `observe` or `agg`; `counts_from_metrics` reads them)."""
+    return [
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(F.col(C.REASON).isNull()).alias("accepted"),
+        *[F.count_if(F.col(C.REASON) == F.lit(reason)).alias(reason) for reason in reasons],
+    ]
 
 
-def quarantine_from_staged(staged_df: DataFrame, *, source_columns: tuple[str, ...]) -> DataFrame:
-    return staged_df.filter(F.col(C.REASON).isNotNull()).select(
-        *[F.col(_staged_source(i)).alias(c) for i, c in enumerate(source_columns)],
-        F.col(C.RAW_LINE),
-        F.col(C.SOURCE_FILE),
-        F.col(C.REASON),
-    )
-
-
-def reason_counts(validated_df: DataFrame) -> DataFrame:
-    """One row per reason (null = accepted) with its count: the row accounting, in one pass."""
-    return validated_df.groupBy(F.col(C.REASON)).agg(F.count(F.lit(1)).alias("rows"))
+def counts_from_metrics(metrics: dict[str, int], reasons: tuple[str, ...]) -> dict[str | None, int]:
+    """{reason (None = accepted): rows} from `reason_counters`; a reason outside the list is an error."""
+    counts: dict[str | None, int] = {None: int(metrics["accepted"])}
+    counts.update({reason: int(metrics[reason]) for reason in reasons if metrics[reason]})
+    unexplained = int(metrics["rows"]) - sum(counts.values())
+    if unexplained:  # pragma: no cover - a reason code missing from reasons.py is a programming error
+        raise RuntimeError(f"{unexplained} rows have a quarantine reason not in {reasons}")
+    return counts
 
 
 # --------------------------------------------------------------------------- customers
@@ -460,6 +471,7 @@ def with_customer_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], 
     return (
         raw_df.select(
             "*",
+            source_file().alias(SOURCE_FILE),  # here, before the window's shuffle
             text(C.CUSTOMER_ID).alias("__cb_customer_id"),
             signup.alias("__cb_signup_date"),
             F.when(is_finite(age) & (age >= 0) & (age < 150), age).cast("int").alias("__cb_age"),
