@@ -360,3 +360,77 @@ def test_status_values_and_invoice_prefix_from_mapping(spark, tmp_path):
     result = ingest_rows(spark, path, mapping=str(tmp_path / "m.toml"))
     assert result["accounting"]["by_reason"][R.UNKNOWN_STATUS] == 1
     assert {k: (r[C.STATUS], r[C.AMOUNT]) for k, r in result["accepted"].items()} == {"1": ("completed", 5.0), "X2": ("cancelled", 0.0)}
+
+
+# --------------------------------------------------------------------------- the ingest stage
+
+
+def run_ingest(spark, path: Path, tmp_path: Path, **input_kwargs) -> tuple[dict, Path]:
+    """`stage_ingest` as `run --input` runs it; returns the manifest and the run directory."""
+    from customer_behavior.config import Config
+    from customer_behavior.pipeline import execute, stage_ingest
+
+    cfg = Config(input=InputConfig(path=str(path), as_of=AS_OF, max_bad_fraction=1.0, **input_kwargs))
+    staging = tmp_path / "run"
+    staging.mkdir(parents=True)
+    return execute(spark, cfg, staging, stages=[stage_ingest], command="test"), staging
+
+
+TRICKY_LINE = 'T9,C9,2024-03-01 10:00:00,abc,"He said ""hi"", then left",  spaced  ,Zoë ☕ C:\\temp\\x'
+
+
+def test_directory_with_headers_blank_lines_and_a_copy_across_files(spark, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    header = "transaction_id,customer_id,event_ts,amount,note,extra,more"
+    a_rows = [f"T{i},C{i},2024-03-01 10:00:00,{i}.5,n{i},x,y" for i in range(40)]
+    # a BOM before the header, a tab-only line and a blank line (skipped), the header again (skipped)
+    a_text = "\ufeff" + header + "\n" + "\n".join(a_rows[:20]) + "\n\t\n\n" + header + "\n" + "\n".join(a_rows[20:]) + "\n"
+    (folder / "a.csv").write_text(a_text, encoding="utf-8")
+    # b: an exact copy of a row of a, a rejected row with awkward text, one more good row (CRLF line ends)
+    (folder / "b.csv").write_text("\r\n".join([header, a_rows[3], TRICKY_LINE, "T50,C50,2024-03-02 10:00:00,2.0,n,x,y"]) + "\r\n", encoding="utf-8")
+    manifest, run = run_ingest(spark, folder, tmp_path)
+    rows = manifest["rows"]
+    assert (rows["transactions_read"], rows["transactions_accepted"]) == (43, 41)
+    assert (rows["transactions_quarantined_duplicate_row"], rows["transactions_quarantined_non_numeric_amount"]) == (1, 1)
+    assert manifest["results"]["ingest"]["copy_sets"] == 1
+    data = spark.read.parquet(str(run / "data" / "transactions"))
+    assert data.columns == [f.name for f in C.TRANSACTIONS_SCHEMA.fields]
+    assert sorted(r[C.TRANSACTION_ID] for r in data.collect()) == sorted([f"T{i}" for i in range(40)] + ["T50"])
+    quarantine = {r[C.REASON]: r for r in spark.read.parquet(str(run / "quarantine" / "transactions")).collect()}
+    # the rejected row's original values, exactly as an independent CSV parser splits the line
+    tricky = quarantine[R.NON_NUMERIC_AMOUNT]
+    import csv
+
+    assert [tricky[name] for name in header.split(",")] == next(csv.reader([TRICKY_LINE]))
+    assert (tricky[C.RAW_LINE], tricky[C.SOURCE_FILE]) == (None, (folder / "b.csv").as_uri())
+    copy = quarantine[R.DUPLICATE_ROW]
+    assert [copy[name] for name in header.split(",")] == a_rows[3].split(",")
+    assert copy[C.SOURCE_FILE] in {(folder / "a.csv").as_uri(), (folder / "b.csv").as_uri()}
+
+
+def test_other_encodings_are_read_as_lines_too(spark, tmp_path):
+    text = "customer_id,event_ts,amount,category\nA,2024-01-01,5,Möbel\nB,2024-01-02,6,Café\x01Bar\nA,2024-01-01,5,Möbel\n"
+    path = write_bytes(tmp_path / "latin1.csv", text.encode("latin-1"))
+    (tmp_path / "m.toml").write_text('[source]\nencoding = "ISO-8859-1"\n')
+    manifest, run = run_ingest(spark, path, tmp_path, mapping=str(tmp_path / "m.toml"))
+    assert (manifest["rows"]["transactions_accepted"], manifest["rows"]["transactions_quarantined_duplicate_row"]) == (2, 1)
+    # a line holding the separator used to read whole lines stays whole
+    assert sorted(r[C.CATEGORY] for r in spark.read.parquet(str(run / "data" / "transactions")).collect()) == ["Café\x01Bar", "Möbel"]
+
+
+def test_parquet_and_json_inputs_find_copies_by_their_columns(spark, tmp_path):
+    rows = [("A", "2024-01-01 10:00:00", 5.0), ("A", "2024-01-01 10:00:00", 5.0), ("B", "2024-01-02 10:00:00", None), ("C", "2024-01-03 10:00:00", 7.0)]
+    spark.createDataFrame(rows, "customer_id string, event_ts string, amount double").coalesce(1).write.parquet(str(tmp_path / "p"))
+    lines = [json.dumps({"customer_id": c, "event_ts": t, "amount": a}) for c, t, a in rows] + ["{broken", "{broken"]
+    (tmp_path / "j").mkdir()
+    write(tmp_path / "j" / "t.jsonl", "\n".join(lines) + "\n")
+    for name, expected_malformed in (("p", 0), ("j", 2)):
+        manifest, run = run_ingest(spark, tmp_path / name, tmp_path / f"run-{name}")
+        rows_ = manifest["rows"]
+        assert (rows_["transactions_accepted"], rows_["transactions_quarantined_duplicate_row"], rows_["transactions_quarantined_non_numeric_amount"]) == (2, 1, 1)
+        # two malformed lines with the same text are copies of each other, and both keep their reason
+        assert rows_.get("transactions_quarantined_malformed_line", 0) == expected_malformed
+        quarantine = spark.read.parquet(str(run / "quarantine" / "transactions"))
+        files = {r[C.SOURCE_FILE] for r in quarantine.collect()}
+        assert len(files) == 1 and files.pop().startswith((tmp_path / name).as_uri())

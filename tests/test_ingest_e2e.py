@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 
 from customer_behavior import cli, pipeline
 from customer_behavior import columns as C
@@ -147,6 +148,15 @@ def test_messy_export_quarantine_and_customers(spark, messy_run):
     assert quarantine.columns[:7] == ["Order No", "Customer No", "Order Date", "Product", "Qty", "Unit Price", "Order Status"]
     counts = {row[C.REASON]: row["count"] for row in quarantine.groupBy(C.REASON).count().collect()}
     assert counts == messy_run["bad"]
+    assert {row[C.SOURCE_FILE] for row in quarantine.select(C.SOURCE_FILE).distinct().collect()} == {(messy_run["root"] / "orders.csv").as_uri()}
+    # a rejected row keeps its original text: the product with a quoted delimiter and doubled quotes
+    products = {row["Product"] for row in quarantine.filter(F.col(C.REASON) == R.DUPLICATE_ROW).collect()}
+    assert products <= {"Mug", "Tea; green", "Lamp", 'Sofa "Oslo"'} and len(products) > 1
+    customers_quarantine = spark.read.parquet(str(messy_run["output"] / "quarantine" / "customers"))
+    assert sorted(((r["id"], r[C.REASON], r[C.SOURCE_FILE]) for r in customers_quarantine.collect()), key=str) == [
+        ("00007", R.DUPLICATE_CUSTOMER_ID, (messy_run["root"] / "customers.csv").as_uri()),
+        (None, R.MISSING_CUSTOMER_ID, (messy_run["root"] / "customers.csv").as_uri()),
+    ]
     rows = messy_run["manifest"]["rows"]
     assert (rows["customers_read"], rows["customers_accepted"], rows["customers_quarantined_duplicate_customer_id"], rows["customers_quarantined_missing_customer_id"]) == (302, 300, 1, 1)
     customers = {r[C.CUSTOMER_ID]: r for r in spark.read.parquet(str(messy_run["output"] / "data" / "customers")).collect()}
