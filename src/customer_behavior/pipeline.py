@@ -6,20 +6,20 @@ is computed, cached, written and recorded in the run manifest.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import platform
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyspark
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from customer_behavior import TOOL_NAME, __version__, personas
 from customer_behavior import columns as C
@@ -36,6 +36,9 @@ from customer_behavior.runio import MANIFEST, RunDirectory, write_json
 from customer_behavior.segment_table import SegmentTable, load_segment_table, parse_segment_table
 from customer_behavior.session import java_major_version
 from customer_behavior.tracking import StageTracker
+
+if TYPE_CHECKING:  # the ingest package is imported when a run reads the user's data
+    from customer_behavior.ingest.plan import TablePlan
 
 log = logging.getLogger(__name__)
 
@@ -105,26 +108,6 @@ _BROADCAST_COPIES_MAX = 2_000_000
 _SPLIT_DIR = ".ingest-split"
 
 
-@contextlib.contextmanager
-def _one_writer_per_partition(spark: SparkSession) -> Iterator[None]:
-    """For the next write only: each task writes its rows to one open file per partition value
-    as they come, instead of sorting them by the partition column first (Spark's default for
-    a partitioned write). Meant for a column of few values: beyond two open files a task
-    sorts the rest, as by default."""
-    settings = {"spark.sql.optimizer.plannedWrite.enabled": "false", "spark.sql.maxConcurrentOutputFileWriters": "2"}
-    before = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
-
-
 def _in_driver(spark: SparkSession, df: DataFrame) -> DataFrame:
     """A small DataFrame collected into the driver's JVM and made a local table again.
 
@@ -139,12 +122,12 @@ class _FinalRows:
     """A table's rows with every reason, ready for the one write, and what that needed."""
 
     df: DataFrame
-    file: Any  # the Column giving a rejected row's file
+    file: Column  # a rejected row's file
     copy_sets: int = 0
     cached: list[DataFrame] = field(default_factory=list)  # to unpersist after the write
 
 
-def _final_rows(ctx: RunContext, table: Any) -> _FinalRows:
+def _final_rows(ctx: RunContext, table: TablePlan) -> _FinalRows:
     """Every rule applied, the duplicate check included.
 
     Transactions: one job reads the rows (the lines of a delimited file, unparsed) and finds the
@@ -169,7 +152,9 @@ def _final_rows(ctx: RunContext, table: Any) -> _FinalRows:
     return _FinalRows(df=rows_df, file=F.col(V.SOURCE_FILE), copy_sets=copy_sets, cached=[copies_df])
 
 
-def _write_quarantine(spark: SparkSession, records_dir: Path, target: str, *, schema: Any, source_columns: tuple[str, ...], reasons: tuple[str, ...]) -> dict[str, int]:
+def _write_quarantine(
+    spark: SparkSession, records_dir: Path, target: str, *, schema: StructType, source_columns: tuple[str, ...], reasons: tuple[str, ...]
+) -> dict[str | None, int]:
     """The quarantine table from the rejected part of the one write; returns the rows per reason
     (observed while writing them: the rejected rows only, never the whole input)."""
     from customer_behavior.ingest import validation as V
@@ -229,8 +214,7 @@ def stage_ingest(ctx: RunContext) -> None:
                 final = _final_rows(ctx, table)
                 try:
                     both_df = V.with_both_outputs(final.df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
-                    with _one_writer_per_partition(ctx.spark):
-                        both_df.write.mode("overwrite").partitionBy(V.QUARANTINED).parquet(str(split_dir))
+                    both_df.write.mode("overwrite").partitionBy(V.QUARANTINED).parquet(str(split_dir))
                 finally:
                     for cached_df in final.cached:
                         cached_df.unpersist()

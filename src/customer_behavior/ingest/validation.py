@@ -492,7 +492,3 @@ def with_customer_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], 
 def canonical_customer_columns() -> list[Column]:
     """The columns of columns.CUSTOMERS_SCHEMA; unparseable attributes are null."""
     return [F.col(f"__cb_{field.name}").cast(field.dataType).alias(field.name) for field in C.CUSTOMERS_SCHEMA.fields]
-
-
-def accepted_customers(validated_df: DataFrame) -> DataFrame:
-    return validated_df.filter(F.col(C.REASON).isNull()).select(*canonical_customer_columns())
