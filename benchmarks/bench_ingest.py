@@ -13,6 +13,11 @@ times on the same files, in one process, alternating, each twice:
 The figure is (b) / (a), best run of each: the issue's bar "validation adds at most one pass
 over the input" means (b) / (a) <= 2.0 (docs/performance.md, "Ingest"). CPU seconds of the JVM
 and the load average are recorded beside the wall times (the machine may be shared).
+
+`--steps N` then times the stage's steps one after another, N times (best of N): planning,
+the duplicate check (with collecting its sets), the one write, the quarantine; and, each to
+Spark's `noop` sink, what the write's rows cost to make: the lines alone, the lines split into
+fields, the rules, the rules and the row hashes.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from pyspark.sql import functions as F  # noqa: E402
 from customer_behavior import columns as C  # noqa: E402
 from customer_behavior.config import Config, GenerateConfig, InputConfig, SparkSettings  # noqa: E402
 from customer_behavior.generate import generate  # noqa: E402
+from customer_behavior import pipeline  # noqa: E402
+from customer_behavior.ingest import plan as ingest_plan, validation as V  # noqa: E402
+from customer_behavior.ingest.readers import LINE  # noqa: E402
 from customer_behavior.pipeline import execute, stage_ingest  # noqa: E402
 from customer_behavior.session import get_session  # noqa: E402
 
@@ -67,11 +75,47 @@ def plain_copy(spark, source: Path, target: Path, fmt: str) -> None:
     df.select(*typed).write.mode("overwrite").parquet(str(target))
 
 
+def _timed(seconds: dict[str, list[float]], name: str, action) -> object:
+    started = time.perf_counter()
+    result = action()
+    seconds.setdefault(name, []).append(round(time.perf_counter() - started, 2))
+    return result
+
+
+def _noop(df) -> None:
+    df.write.format("noop").mode("overwrite").save()
+
+
+def time_steps(spark, cfg: Config, workdir: Path, seconds: dict[str, list[float]]) -> None:
+    """One pass through the ingest steps (transactions), each timed on its own."""
+    plan = _timed(seconds, "planning", lambda: ingest_plan.plan_ingest(spark, cfg.input))
+    table = plan.transactions
+    canonical = V.canonical_transaction_columns(plan.resolved)
+    if LINE in table.raw.df.columns:
+        _timed(seconds, "noop: the lines", lambda: _noop(table.raw.df.select(LINE)))
+    _timed(seconds, "noop: the fields", lambda: _noop(table.raw.df))
+    _timed(seconds, "noop: the rules", lambda: _noop(table.checked_df.select(*canonical, C.REASON)))
+    _timed(seconds, "noop: the rules and hashes", lambda: _noop(table.checked_df.select(*canonical, C.REASON, V.ROW_HASH_1, V.ROW_HASH_2)))
+    final = _timed(seconds, "duplicate check", lambda: pipeline._final_rows(spark, table))
+    split_dir = workdir / "steps"
+    write = lambda: pipeline._write_both_outputs(final, split_dir, canonical=canonical, schema=C.TRANSACTIONS_SCHEMA, source_columns=table.raw.source_columns)  # noqa: E731
+    _timed(seconds, "the one write", write)
+    for cached_df in final.cached:
+        cached_df.unpersist()
+    quarantine = lambda: pipeline._write_quarantine(  # noqa: E731
+        spark, split_dir / f"{V.QUARANTINED}=true", str(workdir / "steps-quarantine"), schema=C.TRANSACTIONS_SCHEMA, source_columns=table.raw.source_columns, reasons=ingest_plan.R.TRANSACTION_REASONS
+    )
+    _timed(seconds, "quarantine", quarantine)
+    shutil.rmtree(split_dir, ignore_errors=True)
+    shutil.rmtree(workdir / "steps-quarantine", ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="generated transactions (before the 1%% copies)")
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="format of the input file")
     parser.add_argument("--workdir", default=None, help="where the input and outputs go (deleted afterwards)")
+    parser.add_argument("--steps", type=int, default=0, help="then time the ingest steps one by one, this many times")
     args = parser.parse_args()
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="cb-bench-ingest-"))
@@ -99,6 +143,9 @@ def main() -> None:
             cpu_seconds[name] = round(children_cpu_seconds() - cpu_started, 2)
             load[name] = round(os.getloadavg()[0], 2)
             shutil.rmtree(workdir / name, ignore_errors=True)
+        step_seconds: dict[str, list[float]] = {}
+        for _ in range(args.steps):
+            time_steps(spark, cfg, workdir, step_seconds)
     shutil.rmtree(workdir, ignore_errors=True)
     plain = min(seconds["plain"], seconds["plain_again"])
     ingest = min(seconds["ingest"], seconds["ingest_again"])
@@ -122,9 +169,13 @@ def main() -> None:
             "rows_accounting": manifest["rows"],
             "ingest_spark": manifest["stages"][0].get("spark"),
             "driver_peak_rss_mib": memory.peak_mib,
+            "steps_seconds": step_seconds,
+            "steps_seconds_best": {name: min(runs) for name, runs in step_seconds.items()},
             "machine": machine(),
         },
     )
+    for name, runs in step_seconds.items():
+        print(f"  step {name}: best {min(runs):.2f} s of {runs}")
     verdict = "meets" if ratio <= TARGET_RATIO else "does NOT meet"
     print(
         f"{rows:,} rows ({args.format}): plain read + write {plain:.2f} s, ingest {ingest:.2f} s -> "

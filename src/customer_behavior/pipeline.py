@@ -108,13 +108,17 @@ _BROADCAST_COPIES_MAX = 2_000_000
 _SPLIT_DIR = ".ingest-split"
 
 
-def _in_driver(spark: SparkSession, df: DataFrame) -> DataFrame:
-    """A small DataFrame collected into the driver's JVM and made a local table again.
+def _in_driver(spark: SparkSession, df: DataFrame, limit: int) -> DataFrame | None:
+    """`df` collected into the driver's JVM as a local table, or None when it has more rows
+    than `limit` (then only `limit` + 1 rows were fetched).
 
-    A broadcast collects to the driver anyway; as a local table it is no longer a plan over
-    the input files, which `source_file()` (input_file_name) requires of a join's other side.
-    The rows stay in the JVM: no Python objects, nothing for Python workers."""
-    return DataFrame(spark._jsparkSession.createDataFrame(df._jdf.collectAsList(), df._jdf.schema()), spark)
+    A broadcast collects to the driver anyway; as a local table the rows are no longer a plan
+    over the input files, which `source_file()` (input_file_name) requires of a join's other
+    side. The rows stay in the JVM: no Python objects, nothing for Python workers."""
+    rows = df.limit(limit + 1)._jdf.collectAsList()
+    if rows.size() > limit:
+        return None
+    return DataFrame(spark._jsparkSession.createDataFrame(rows, df._jdf.schema()), spark)
 
 
 @dataclass
@@ -127,7 +131,7 @@ class _FinalRows:
     cached: list[DataFrame] = field(default_factory=list)  # to unpersist after the write
 
 
-def _final_rows(ctx: RunContext, table: TablePlan) -> _FinalRows:
+def _final_rows(spark: SparkSession, table: TablePlan) -> _FinalRows:
     """Every rule applied, the duplicate check included.
 
     Transactions: one job reads the rows (the lines of a delimited file, unparsed) and finds the
@@ -138,18 +142,25 @@ def _final_rows(ctx: RunContext, table: TablePlan) -> _FinalRows:
 
     if table.checked_df is None:
         return _FinalRows(df=table.validated_df, file=F.col(V.SOURCE_FILE))
-    copies_df = V.duplicate_copies(table.raw.df, table.raw.key_columns).persist(StorageLevel.MEMORY_AND_DISK)
-    copy_sets = copies_df.count()
-    if copy_sets == 0:
-        copies_df.unpersist()
-        return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS), file=source_file())
-    if copy_sets <= _BROADCAST_COPIES_MAX:
-        local_df = _in_driver(ctx.spark, copies_df)
-        copies_df.unpersist()
+    copies_df = V.duplicate_copies(table.raw.df, table.raw.key_columns)
+    local_df = _in_driver(spark, copies_df, _BROADCAST_COPIES_MAX)
+    if local_df is not None:
+        copy_sets = local_df.count()  # a local table: counted in the driver
+        if copy_sets == 0:
+            return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS), file=source_file())
         return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df)), file=source_file(), copy_sets=copy_sets)
-    # the join shuffles the rows: their file must be taken before it
+    # more sets than a broadcast should hold: a shuffle join, so each row's file is taken before it
+    copies_df = copies_df.persist(StorageLevel.MEMORY_AND_DISK)
     rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file), copies_df)
-    return _FinalRows(df=rows_df, file=F.col(V.SOURCE_FILE), copy_sets=copy_sets, cached=[copies_df])
+    return _FinalRows(df=rows_df, file=F.col(V.SOURCE_FILE), copy_sets=copies_df.count(), cached=[copies_df])
+
+
+def _write_both_outputs(final: _FinalRows, split_dir: Path, *, canonical: list[Column], schema: StructType, source_columns: tuple[str, ...]) -> None:
+    """The one write: accepted and rejected rows, partitioned by `QUARANTINED`, into `split_dir`."""
+    from customer_behavior.ingest import validation as V
+
+    both_df = V.with_both_outputs(final.df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
+    both_df.write.mode("overwrite").partitionBy(V.QUARANTINED).parquet(str(split_dir))
 
 
 def _write_quarantine(
@@ -211,10 +222,9 @@ def stage_ingest(ctx: RunContext) -> None:
             split_dir = Path(ctx.path(_SPLIT_DIR, name))
             source_columns = table.raw.source_columns
             with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
-                final = _final_rows(ctx, table)
+                final = _final_rows(ctx.spark, table)
                 try:
-                    both_df = V.with_both_outputs(final.df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
-                    both_df.write.mode("overwrite").partitionBy(V.QUARANTINED).parquet(str(split_dir))
+                    _write_both_outputs(final, split_dir, canonical=canonical, schema=schema, source_columns=source_columns)
                 finally:
                     for cached_df in final.cached:
                         cached_df.unpersist()
