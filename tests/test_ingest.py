@@ -23,6 +23,7 @@ from customer_behavior.ingest.readers import input_errors
 from customer_behavior.ingest.readers import ROW_ID
 from customer_behavior.ingest.validation import (
     KEPT_ROW_ID,
+    REASON,
     ROW_HASH_1,
     ROW_HASH_2,
     accepted_transactions,
@@ -110,7 +111,7 @@ def catalogue(spark, tmp_path_factory):
     result = ingest_rows(spark, path, mapping=str(mapping))
     # each row's reason, by case id (the id column survives even in malformed rows)
     validated = result["plan"].transactions.validated_df
-    result["reasons"] = sorted(((row["txn"], row[C.REASON]) for row in validated.select("txn", C.REASON).collect()), key=str)
+    result["reasons"] = sorted(((row["txn"], row[REASON]) for row in validated.select("txn", REASON).collect()), key=str)
     return result
 
 
@@ -162,7 +163,7 @@ def test_duplicate_copies_keep_the_first_read(spark):
 
 def test_reason_counters_count_every_row_once(spark):
     rows = [(None,), (None,), (R.ZERO_QUANTITY,), (R.DUPLICATE_ROW,), (R.DUPLICATE_ROW,), (R.MISSING_CUSTOMER_ID,)]
-    df = spark.createDataFrame(rows, f"{C.REASON} string")
+    df = spark.createDataFrame(rows, f"{REASON} string")
     metrics = df.agg(*reason_counters(R.TRANSACTION_REASONS)).first().asDict()
     counts = counts_from_metrics(metrics, R.TRANSACTION_REASONS)
     assert counts == {None: 2, R.DUPLICATE_ROW: 2, R.ZERO_QUANTITY: 1, R.MISSING_CUSTOMER_ID: 1}
@@ -434,3 +435,11 @@ def test_parquet_and_json_inputs_find_copies_by_their_columns(spark, tmp_path):
         quarantine = spark.read.parquet(str(run / "quarantine" / "transactions"))
         files = {r[C.SOURCE_FILE] for r in quarantine.collect()}
         assert len(files) == 1 and files.pop().startswith((tmp_path / name).as_uri())
+
+
+def test_a_source_column_named_like_a_quarantine_column_keeps_its_value(spark, tmp_path):
+    path = write(tmp_path / "r.csv", "customer_id,event_ts,amount,Reason\nA,2024-01-01,5,gift\nB,2024-01-01,x,refund\n")
+    manifest, run = run_ingest(spark, path, tmp_path)
+    assert manifest["rows"]["transactions_quarantined_non_numeric_amount"] == 1
+    (row,) = spark.read.parquet(str(run / "quarantine" / "transactions")).collect()
+    assert (row["customer_id"], row["source_Reason"], row[C.REASON]) == ("B", "refund", R.NON_NUMERIC_AMOUNT)

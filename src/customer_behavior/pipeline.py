@@ -175,7 +175,7 @@ def _write_quarantine(
         return {None: 0}
     records_df = spark.read.schema(schema).parquet(str(records_dir))
     observation = Observation("quarantine")
-    quarantine_df = V.quarantine_from_records(records_df, schema=schema, source_columns=source_columns).observe(observation, *V.reason_counters(reasons))
+    quarantine_df = V.quarantine_from_records(records_df, schema=schema, source_columns=source_columns).observe(observation, *V.reason_counters(reasons, C.REASON))
     write_parquet(quarantine_df, target)
     return V.counts_from_metrics(observation.get, reasons)
 

@@ -55,6 +55,9 @@ _SECOND_HASH_SALT = "customer-behavior duplicate check"
 SOURCE_FILE = "__cb_source_file"
 # The partition column of the table holding both outputs: true for the quarantine.
 QUARANTINED = "__cb_quarantined"
+# Each validated row's reason (null = accepted); `reason` (columns.REASON) only in the
+# quarantine, so that a source column called "reason" keeps its values.
+REASON = "__cb_reason"
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,7 @@ def with_transaction_reason(
             first_hash.alias(ROW_HASH_1),
             second_hash.alias(ROW_HASH_2),
         )
-        .withColumn(C.REASON, reason)
+        .withColumn(REASON, reason)
     )
 
 
@@ -299,7 +302,7 @@ def with_duplicate_reason(validated_df: DataFrame, copies_df: DataFrame) -> Data
     is_extra_copy = F.col(KEPT_ROW_ID).isNotNull() & (F.col(ROW_ID) != F.col(KEPT_ROW_ID))
     return (
         validated_df.join(copies_df, on=[ROW_HASH_1, ROW_HASH_2], how="left")
-        .withColumn(C.REASON, F.when(F.col(C.REASON).isNull() & is_extra_copy, F.lit(R.DUPLICATE_ROW)).otherwise(F.col(C.REASON)))
+        .withColumn(REASON, F.when(F.col(REASON).isNull() & is_extra_copy, F.lit(R.DUPLICATE_ROW)).otherwise(F.col(REASON)))
         .drop(KEPT_ROW_ID, *DUPLICATE_KEYS)
     )
 
@@ -339,7 +342,7 @@ def canonical_transaction_columns(resolved: ResolvedColumns) -> list[Column]:
 
 def accepted_transactions(validated_df: DataFrame, *, resolved: ResolvedColumns) -> DataFrame:
     """The canonical transactions table (columns.TRANSACTIONS_SCHEMA) of the accepted rows."""
-    return validated_df.filter(F.col(C.REASON).isNull()).select(*canonical_transaction_columns(resolved))
+    return validated_df.filter(F.col(REASON).isNull()).select(*canonical_transaction_columns(resolved))
 
 
 def with_source_file(df: DataFrame) -> DataFrame:
@@ -368,7 +371,7 @@ def quarantine_record(source_columns: tuple[str, ...], file: Column) -> Column:
     the raw line, the file and the reason. JSON keeps every string exactly; nulls are left out
     and read back as nulls."""
     values = [F.col(c).cast("string").alias(_record_key(i)) for i, c in enumerate(source_columns)]
-    return F.to_json(F.struct(*values, F.col(RAW_LINE).alias(C.RAW_LINE), file.alias(C.SOURCE_FILE), F.col(C.REASON).alias(C.REASON)))
+    return F.to_json(F.struct(*values, F.col(RAW_LINE).alias(C.RAW_LINE), file.alias(C.SOURCE_FILE), F.col(REASON).alias(C.REASON)))
 
 
 def _record_column(schema: T.StructType) -> str:
@@ -385,7 +388,7 @@ def with_both_outputs(validated_df: DataFrame, *, canonical: list[Column], schem
     partition is small and becomes the quarantine (`quarantine_from_records`). `file` is
     evaluated for rejected rows only.
     """
-    is_rejected = F.col(C.REASON).isNotNull()
+    is_rejected = F.col(REASON).isNotNull()
     record_column = _record_column(schema)
     record = quarantine_record(source_columns, file)
     values = [
@@ -406,13 +409,14 @@ def quarantine_from_records(records_df: DataFrame, *, schema: T.StructType, sour
     return records_df.select(record.alias("r")).select(*[F.col("r").getField(key).alias(name) for key, name in zip(record_schema.fieldNames(), names, strict=True)])
 
 
-def reason_counters(reasons: tuple[str, ...]) -> list[Column]:
+def reason_counters(reasons: tuple[str, ...], reason_column: str = REASON) -> list[Column]:
     """Aggregate columns counting the rows, the accepted rows and the rows per reason (for
     `observe` or `agg`; `counts_from_metrics` reads them)."""
+    reason = F.col(reason_column)
     return [
         F.count(F.lit(1)).alias("rows"),
-        F.count_if(F.col(C.REASON).isNull()).alias("accepted"),
-        *[F.count_if(F.col(C.REASON) == F.lit(reason)).alias(reason) for reason in reasons],
+        F.count_if(reason.isNull()).alias("accepted"),
+        *[F.count_if(reason == F.lit(code)).alias(code) for code in reasons],
     ]
 
 
@@ -481,10 +485,10 @@ def with_customer_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], 
             F.lower(text(C.ACQUISITION_CHANNEL)).alias("__cb_acquisition_channel"),
             F.when(loyalty.isin(list(_LOYALTY_TRUE)), F.lit(True)).when(loyalty.isin(list(_LOYALTY_FALSE)), F.lit(False)).alias("__cb_is_loyalty_member"),
         )
-        .withColumn(C.REASON, reason)
+        .withColumn(REASON, reason)
         # rank among the valid rows only, so a malformed copy never displaces a good one
-        .withColumn("__cb_rank", F.row_number().over(first_by_content.partitionBy(F.col("__cb_customer_id"), F.col(C.REASON).isNull())))
-        .withColumn(C.REASON, F.when(F.col(C.REASON).isNull() & (F.col("__cb_rank") > 1), F.lit(R.DUPLICATE_CUSTOMER_ID)).otherwise(F.col(C.REASON)))
+        .withColumn("__cb_rank", F.row_number().over(first_by_content.partitionBy(F.col("__cb_customer_id"), F.col(REASON).isNull())))
+        .withColumn(REASON, F.when(F.col(REASON).isNull() & (F.col("__cb_rank") > 1), F.lit(R.DUPLICATE_CUSTOMER_ID)).otherwise(F.col(REASON)))
         .drop("__cb_rank")
     )
 
