@@ -5,18 +5,35 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
+# A second environment with the latest PySpark 3.5 (LTS), for `make test-spark35` (.ci/run runs it).
+VENV35 ?= .venv-spark35
+BIN35 := $(VENV35)/bin
+# The subset that runs on PySpark 3.5: ingest, the catalog, the pipeline end to end on local
+# mode and on a standalone cluster (Spark Connect is tested on 4.x: 3.5's wheel has no server).
+SPARK35_TESTS ?= tests/test_ingest.py tests/test_ingest_e2e.py tests/test_catalog.py tests/test_cluster.py
 
-.PHONY: run test bench venv clean
+.PHONY: run test test-spark35 bench venv clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q -e '.[spark,test,bench]'
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(BIN35)/activate:
+	$(PYTHON) -m venv $(VENV35)
+
+$(VENV35)/.installed: pyproject.toml | $(BIN35)/activate
+	$(BIN35)/pip install -q --upgrade pip
+	$(BIN35)/pip install -q -e '.[test]' 'pyspark>=3.5,<3.6'
+	touch $@
+
+test-spark35: $(VENV35)/.installed
+	$(BIN35)/python -m pytest -p no:cacheprovider $(SPARK35_TESTS) $(PYTEST_ARGS)
 
 run: $(VENV)/.installed
 	$(BIN)/customer-behavior run $(ARGS)
@@ -28,4 +45,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) out build *.egg-info src/*.egg-info .pytest_cache test-artifacts
+	rm -rf $(VENV) $(VENV35) out build *.egg-info src/*.egg-info .pytest_cache test-artifacts

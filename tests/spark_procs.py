@@ -341,6 +341,57 @@ class StandaloneCluster:
         self.procs.clear()
 
 
+# --------------------------------------------------------------------------- Spark Connect server
+
+
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
+class ConnectServer:
+    """A Spark Connect server on 127.0.0.1 (a free port), from the pip-installed PySpark:
+    `spark-submit --class SparkConnectServer`, what sbin/start-connect-server.sh runs."""
+
+    def __init__(self, workdir: Path, *, master: str = "local[2]", driver_memory: str = "2g") -> None:
+        self.workdir = workdir
+        self.master = master
+        self.driver_memory = driver_memory
+        self.port = free_port()
+        self.proc: Proc | None = None
+
+    @property
+    def url(self) -> str:
+        return f"sc://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180) -> ConnectServer:
+        settings = {
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+            "spark.connect.grpc.binding.port": str(self.port),
+            "spark.ui.enabled": "false",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods",
+            "spark.sql.warehouse.dir": str(self.workdir / "warehouse"),
+        }
+        args = [str(spark_home() / "bin" / "spark-submit"), "--class", CONNECT_SERVER_CLASS, "--name", "customer-behavior-tests-connect"]
+        args += ["--master", self.master, "--driver-memory", self.driver_memory]
+        args += [arg for key, value in settings.items() for arg in ("--conf", f"{key}={value}")]
+        self.proc = Proc.start(args, env=daemon_env(), log=self.workdir / "connect-server.log", cwd=self.workdir)
+        wait_until(self._answers, timeout=timeout, interval=1, what=f"the Spark Connect server on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        if self.proc is not None and self.proc.process.poll() is not None:
+            raise RuntimeError(f"the Spark Connect server exited: {self.proc.output[-2000:]}")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2):
+            return True
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+
 # --------------------------------------------------------------------------- driver REST API
 
 

@@ -16,13 +16,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from pyspark.sql import DataFrame, functions as F
-from pyspark.testing import assertDataFrameEqual
 
 from customer_behavior.history import spark_home
 from customer_behavior import api
 from customer_behavior.runio import is_run_directory, read_manifest
 
+from run_compare import assert_same_tables
 from spark_procs import (
     PYTHON,
     Proc,
@@ -35,7 +34,6 @@ from spark_procs import (
     event_log_text,
     executor_pids,
     is_alive,
-    table_dirs,
     light_config_file,
     tree_fingerprint,
     wait_until,
@@ -46,7 +44,6 @@ pytestmark = pytest.mark.cluster
 CUSTOMERS = 1_200
 SEED = 7
 RUN_TIMEOUT = 420  # seconds for one cluster run on a loaded 2-core machine
-FLOAT_TYPES = ("double", "float")
 
 
 @pytest.fixture(scope="module")
@@ -114,46 +111,6 @@ def driver_env(tripwire: Path) -> dict[str, str]:
     # (spark-submit sets it from spark.pyspark.python); the driver itself is already running.
     # SPARK_HOME spares spark-submit's find-spark-home, which would run PYSPARK_PYTHON.
     return cli_env(SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=str(tripwire), SPARK_HOME=str(spark_home()))
-
-
-def assert_same_tables(spark, expected_root: Path, actual_root: Path) -> None:
-    expected_tables = table_dirs(expected_root)
-    actual_tables = table_dirs(actual_root)
-    assert expected_tables, f"no tables under {expected_root}"
-    assert list(actual_tables) == list(expected_tables)
-    for table, expected_relative in expected_tables.items():
-        expected_df = _comparable(spark.read.parquet(str(expected_root / expected_relative)))
-        actual_df = _comparable(spark.read.parquet(str(actual_root / actual_tables[table])))
-        assert actual_df.schema == expected_df.schema, table
-        differences = _differences(expected_df, actual_df).limit(5).collect()
-        if differences and any(_has_floats(field.dataType) for field in expected_df.schema.fields):
-            # floating-point sums after a shuffle may differ in the last bits between layouts
-            assertDataFrameEqual(actual_df, expected_df, checkRowOrder=False, rtol=1e-9, atol=1e-12)
-        else:
-            assert not differences, f"{table}: rows differ, e.g. {differences}"
-
-
-def _comparable(df: DataFrame) -> DataFrame:
-    """MLlib vectors (saved model data) as arrays, so they compare with a tolerance."""
-    from pyspark.ml.functions import vector_to_array
-    from pyspark.ml.linalg import VectorUDT
-
-    return df.select(*[vector_to_array(F.col(f.name)).alias(f.name) if isinstance(f.dataType, VectorUDT) else F.col(f.name) for f in df.schema.fields])
-
-
-def _has_floats(data_type) -> bool:
-    if data_type.typeName() in FLOAT_TYPES:
-        return True
-    element = getattr(data_type, "elementType", None)
-    return element is not None and _has_floats(element)
-
-
-def _differences(expected_df: DataFrame, actual_df: DataFrame) -> DataFrame:
-    return (
-        expected_df.exceptAll(actual_df)
-        .withColumn("_only_in", F.lit("local"))
-        .unionByName(actual_df.exceptAll(expected_df).withColumn("_only_in", F.lit("cluster")))
-    )
 
 
 def test_cluster_run_survives_losing_an_executor(spark, cluster, local_run, python_tripwire, tmp_path):

@@ -59,11 +59,17 @@ def run(
     seed: int | None = None,
     output: str | None = None,
     overwrite: bool | None = None,
+    input_table: str | None = None,
+    output_database: str | None = None,
     progress: bool = True,
 ) -> Analysis:
-    """Generate (or read) the data and run every stage on the given session; returns the Analysis."""
+    """Generate (or read) the data and run every stage on the given session; returns the Analysis.
+
+    `input_table` reads a table of the session's catalog instead (db.table or
+    catalog.db.table); `output_database` also publishes every result table as
+    <database>.<table> when the run succeeds. Works on a classic or a Spark Connect session."""
     cfg = cfg or Config()
-    extra = {"generate.customers": customers, "generate.seed": seed}
+    extra = {"generate.customers": customers, "generate.seed": seed, "input.table": input_table, "output.database": output_database}
     if any(v is not None for v in extra.values()):
         cfg = with_overrides(cfg, extra)
     result = run_pipeline(spark, cfg, output=output, overwrite=overwrite, progress=print if progress else None)

@@ -53,6 +53,7 @@ def _key_value(text: str) -> tuple[str, str]:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML configuration file (see init-config)")
     parser.add_argument("--master", help="Spark master, e.g. local[4], spark://host:7077, yarn (default: local mode on every core)")
+    parser.add_argument("--remote", metavar="sc://HOST:PORT", help="run on a Spark Connect server instead (default: SPARK_REMOTE when set)")
     parser.add_argument("--conf", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="extra Spark setting (repeatable)")
     parser.add_argument("--driver-memory", help='driver heap, e.g. "8g" (default: auto)')
     parser.add_argument("--ui", action="store_true", default=None, help="start the Spark UI (on 127.0.0.1 in local mode) and print its address")
@@ -78,6 +79,7 @@ def _fraction(text: str) -> float:
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("your own data (instead of generated data)")
     group.add_argument("--input", metavar="PATH", help="transaction log: a file or directory of CSV (.gz too), Parquet or JSON lines")
+    group.add_argument("--input-table", metavar="NAME", help="or a table of the session's catalog: db.table or catalog.db.table")
     group.add_argument("--mapping", metavar="FILE", help="TOML mapping of your columns (see init-mapping)")
     group.add_argument("--preset", help='built-in mapping: "uci" (UCI Online Retail)')
     group.add_argument("--format", dest="input_format", choices=("auto", "csv", "parquet", "json"), help="input format (default: by extension)")
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate_options(run)
     _add_input_options(run)
     _add_output(run, "run directory (default out/run)")
+    run.add_argument("--output-database", metavar="DB", help="also publish every result table as DB.<table> (db or catalog.db) when the run succeeds")
     run.set_defaults(handler=cmd_run)
 
     generate = commands.add_parser("generate", help="write a synthetic data set (customers, transactions, truth) as Parquet")
@@ -149,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -> dict[str, Any]:
     overrides: dict[str, Any] = {
         "spark.master": getattr(args, "master", None),
+        "spark.remote": getattr(args, "remote", None),
         "spark.driver_memory": getattr(args, "driver_memory", None),
         "spark.ui": getattr(args, "ui", None),
         "generate.customers": getattr(args, "customers", None),
@@ -157,6 +161,8 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "output.path": getattr(args, "output", None),
         "output.overwrite": getattr(args, "overwrite", None),
         "input.path": getattr(args, "input", None),
+        "input.table": getattr(args, "input_table", None),
+        "output.database": getattr(args, "output_database", None),
         "input.mapping": getattr(args, "mapping", None),
         "input.preset": getattr(args, "preset", None),
         "input.format": getattr(args, "input_format", None),
@@ -194,11 +200,14 @@ def _execute(
     """Validate everything, start Spark, run the stages into staging, stop, commit."""
     from customer_behavior import pipeline
     from customer_behavior.runio import RunDirectory
-    from customer_behavior.session import check_java, get_session
+    from customer_behavior.compat import check_remote, set_log_level, ui_url
+    from customer_behavior.session import check_java, get_session, remote_address
 
     cfg = _load(args, default_output=default_output)
     run_dir = RunDirectory(cfg.output.path, overwrite=cfg.output.overwrite)
-    check_java()
+    check_java(cfg.spark)
+    if remote_address(cfg.spark):
+        check_remote(remote_address(cfg.spark))  # a dead address fails here, before anything is written
     staging = run_dir.create()
     spark = None
     owns_session = False
@@ -207,12 +216,13 @@ def _execute(
 
         owns_session = SparkSession.getActiveSession() is None
         event_log = str(staging / "spark-events") if cfg.spark.event_log else None
-        _say(f"{TOOL_NAME} {command}: starting Spark ({cfg.spark.master or 'local mode'})")
+        where = remote_address(cfg.spark) or cfg.spark.master or "local mode"
+        _say(f"{TOOL_NAME} {command}: starting Spark ({where})")
         spark = get_session(cfg.spark, event_log_dir=event_log)
         if args.debug:
-            spark.sparkContext.setLogLevel("WARN")
-        if cfg.spark.ui and spark.sparkContext.uiWebUrl:
-            _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
+            set_log_level(spark, "WARN")
+        if cfg.spark.ui and ui_url(spark):
+            _say(f"Spark UI: {ui_url(spark)}")
         manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
@@ -385,6 +395,9 @@ def _one_line(exc: BaseException) -> str:
     return first[:500]
 
 
+SPARK_COMMANDS = ("run", "generate", "score")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -395,6 +408,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        if args.command in SPARK_COMMANDS:
+            from customer_behavior.compat import require_pyspark
+
+            require_pyspark()
         return handler(args)
     except CustomerBehaviorError as exc:
         if debug:

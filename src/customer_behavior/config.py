@@ -29,10 +29,15 @@ def knob(default: Any, help: str, **kwargs: Any) -> Any:
 
 
 _MEMORY_RE = re.compile(r"^\d+[kmgt]?$", re.IGNORECASE)
+# table, db.table or catalog.db.table; a part may be `back-quoted`
+_NAME_PART = r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)"
+_TABLE_NAME_RE = re.compile(rf"^{_NAME_PART}(?:\.{_NAME_PART}){{0,2}}$")
+_DATABASE_NAME_RE = re.compile(rf"^{_NAME_PART}(?:\.{_NAME_PART})?$")
 
 
 @dataclass(frozen=True)
 class SparkSettings:
+    remote: str = knob("", 'Spark Connect server, e.g. "sc://host:15002" (then master and driver_memory are the server\'s). "" = SPARK_REMOTE when set, else a classic session.')
     master: str = knob("", 'Spark master. "" = local mode on every core with task retries (local[N,4]); or spark://host:port, yarn, k8s://...')
     driver_memory: str = knob("auto", 'Driver JVM heap, e.g. "4g". "auto" = half the machine\'s memory, between 1g and 8g. Ignored when a session already exists.')
     shuffle_partitions: int = knob(0, "spark.sql.shuffle.partitions. 0 = auto: 4 x the cores (adaptive execution coalesces small ones).")
@@ -44,6 +49,10 @@ class SparkSettings:
     def __post_init__(self) -> None:
         if self.driver_memory != "auto" and not _MEMORY_RE.match(self.driver_memory):
             raise ConfigError(f"spark.driver_memory: {self.driver_memory!r} is not a memory size; use e.g. \"4g\", \"512m\" or \"auto\"")
+        if self.remote and not self.remote.startswith("sc://"):
+            raise ConfigError(f"spark.remote: {self.remote!r} is not a Spark Connect address; use sc://HOST:PORT")
+        if self.remote and self.master:
+            raise ConfigError("spark.remote and spark.master: give one (a Connect server has its own master)")
         if self.shuffle_partitions < 0:
             raise ConfigError(f"spark.shuffle_partitions: {self.shuffle_partitions} must be 0 (auto) or a positive number")
         for key, value in self.conf.items():
@@ -81,10 +90,13 @@ class GenerateConfig:
 class OutputConfig:
     path: str = knob("out/run", "Run directory: manifest.json, data/, tables/, exports/, model/, report/, spark-events/.")
     overwrite: bool = knob(False, "Replace an existing run at that path (never a directory that is not a run of this tool).")
+    database: str = knob("", 'Also publish every result table as <database>.<table> managed tables (db or catalog.db), replaced together when the run succeeds. "" = the run directory only.')
 
     def __post_init__(self) -> None:
         if not self.path.strip():
             raise ConfigError("output.path: must not be empty")
+        if self.database.strip() and not _DATABASE_NAME_RE.match(self.database.strip()):
+            raise ConfigError(f"output.database: {self.database!r} is not a database name; use db or catalog.db")
 
 
 PERSONA_ALGORITHMS = ("kmeans", "bisecting", "gmm")
@@ -198,6 +210,7 @@ _INPUT_FORMATS = ("auto", "csv", "parquet", "json")
 @dataclass(frozen=True)
 class InputConfig:
     path: str = knob("", 'Your transaction log: a file or a directory of CSV (also .gz), Parquet or JSON-lines files. "" = generate synthetic data.')
+    table: str = knob("", 'Or a table or view of the session\'s catalog: "db.table" or "catalog.db.table" (instead of path). "" = none.')
     format: str = knob("auto", "auto (by file extension), csv, parquet or json. Overrides the mapping's source.format.")
     mapping: str = knob("", "Mapping file (TOML) from your columns to the canonical ones; write a template with 'customer-behavior init-mapping'.")
     preset: str = knob("", 'Built-in mapping applied before the mapping file: "uci" (UCI Online Retail layout). "" = none.')
@@ -221,12 +234,21 @@ class InputConfig:
                 dt.date.fromisoformat(self.as_of.strip())
             except ValueError:
                 raise ConfigError(f"input.as_of: {self.as_of!r} is not a date (YYYY-MM-DD)") from None
-        if self.path.strip():
+        if self.path.strip() and self.table.strip():
+            raise ConfigError("input.path and input.table: give one, a file (--input) or a catalog table (--input-table)")
+        if self.table.strip() and not _TABLE_NAME_RE.match(self.table.strip()):
+            raise ConfigError(f"input.table: {self.table!r} is not a table name; use table, db.table or catalog.db.table")
+        if self.source:
             from customer_behavior.ingest.mapping import load_input_mapping
 
             load_input_mapping(self)  # a bad mapping fails here, before Spark starts
         elif self.mapping or self.preset:
-            raise ConfigError("input.path: a mapping or preset was given but no input; pass --input PATH")
+            raise ConfigError("input.path: a mapping or preset was given but no input; pass --input PATH or --input-table NAME")
+
+    @property
+    def source(self) -> str:
+        """What the run reads: the path, or the catalog table's name; "" = generated data."""
+        return self.path.strip() or self.table.strip()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from customer_behavior import TOOL_NAME, __version__, personas
+from customer_behavior import TOOL_NAME, __version__, catalog, compat, personas
 from customer_behavior import columns as C
 from customer_behavior import features, segments
 from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insights, model as clv_model
@@ -108,17 +108,17 @@ _BROADCAST_COPIES_MAX = 2_000_000
 _SPLIT_DIR = ".ingest-split"
 
 
-def _in_driver(spark: SparkSession, df: DataFrame, limit: int) -> DataFrame | None:
-    """`df` collected into the driver's JVM as a local table, or None when it has more rows
-    than `limit` (then only `limit` + 1 rows were fetched).
+def _small_checkpoint(df: DataFrame, limit: int) -> tuple[DataFrame, int] | None:
+    """`df` computed once and kept as a local checkpoint, with its rows; None when it has more
+    rows than `limit` (then only `limit` + 1 rows were computed).
 
-    A broadcast collects to the driver anyway; as a local table the rows are no longer a plan
+    A broadcast collects to the driver anyway; as a checkpoint the rows are no longer a plan
     over the input files, which `source_file()` (input_file_name) requires of a join's other
-    side. The rows stay in the JVM: no Python objects, nothing for Python workers."""
-    rows = df.limit(limit + 1)._jdf.collectAsList()
-    if rows.size() > limit:
-        return None
-    return DataFrame(spark._jsparkSession.createDataFrame(rows, df._jdf.schema()), spark)
+    side. Public DataFrame API only (works over Spark Connect): no Python objects, nothing for
+    Python workers."""
+    local_df = df.limit(limit + 1).localCheckpoint(eager=True)
+    rows = local_df.count()  # of the checkpointed rows: no rescan of the input
+    return (local_df, rows) if rows <= limit else None
 
 
 @dataclass
@@ -131,27 +131,26 @@ class _FinalRows:
     cached: list[DataFrame] = field(default_factory=list)  # to unpersist after the write
 
 
-def _final_rows(spark: SparkSession, table: TablePlan) -> _FinalRows:
+def _final_rows(table: TablePlan) -> _FinalRows:
     """Every rule applied, the duplicate check included.
 
     Transactions: one job reads the rows (the lines of a delimited file, unparsed) and finds the
     sets of exact copies by their hashes; they are joined to the checked rows in the write
     itself. Customers: every rule is in `validated_df`, its file kept before its window."""
     from customer_behavior.ingest import validation as V
-    from customer_behavior.ingest.readers import source_file
 
     if table.checked_df is None:
         return _FinalRows(df=table.validated_df, file=F.col(V.SOURCE_FILE))
     copies_df = V.duplicate_copies(table.raw.df, table.raw.key_columns)
-    local_df = _in_driver(spark, copies_df, _BROADCAST_COPIES_MAX)
-    if local_df is not None:
-        copy_sets = local_df.count()  # a local table: counted in the driver
+    local = _small_checkpoint(copies_df, _BROADCAST_COPIES_MAX)
+    if local is not None:
+        local_df, copy_sets = local
         if copy_sets == 0:
-            return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS), file=source_file())
-        return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df)), file=source_file(), copy_sets=copy_sets)
+            return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS), file=table.raw.origin())
+        return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df)), file=table.raw.origin(), copy_sets=copy_sets)
     # more sets than a broadcast should hold: a shuffle join, so each row's file is taken before it
     copies_df = copies_df.persist(StorageLevel.MEMORY_AND_DISK)
-    rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file), copies_df)
+    rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file, table.raw.origin()), copies_df)
     return _FinalRows(df=rows_df, file=F.col(V.SOURCE_FILE), copy_sets=copies_df.count(), cached=[copies_df])
 
 
@@ -186,7 +185,7 @@ def _parquet_rows(spark: SparkSession, path: Path) -> int:
 
 
 def stage_ingest(ctx: RunContext) -> None:
-    """The user's data (`input.path`): read, map, validate; accepted rows to data/, the rest to quarantine/.
+    """The user's data (`input.path` or `input.table`): read, map, validate; accepted rows to data/, the rest to quarantine/.
 
     One parse of the input (see docs/performance.md, "Ingest"). For transactions, a first job
     reads the rows without parsing them (a delimited file's lines) and finds the sets of exact
@@ -201,10 +200,11 @@ def stage_ingest(ctx: RunContext) -> None:
     from customer_behavior.ingest.readers import input_errors
 
     input_cfg = ctx.cfg.input
-    with ctx.tracker.stage("ingest", f"Read and validate {input_cfg.path}") as record:
+    with ctx.tracker.stage("ingest", f"Read and validate {input_cfg.source}") as record:
         plan = ingest.plan_ingest(ctx.spark, input_cfg)
         results: dict[str, Any] = {
             "path": input_cfg.path,
+            "table": input_cfg.table or None,
             "format": plan.transactions.raw.format,
             "delimiter": plan.transactions.raw.delimiter,
             "source_columns": list(plan.transactions.raw.source_columns),
@@ -222,7 +222,7 @@ def stage_ingest(ctx: RunContext) -> None:
             split_dir = Path(ctx.path(_SPLIT_DIR, name))
             source_columns = table.raw.source_columns
             with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
-                final = _final_rows(ctx.spark, table)
+                final = _final_rows(table)
                 try:
                     _write_both_outputs(final, split_dir, canonical=canonical, schema=schema, source_columns=source_columns)
                 finally:
@@ -255,7 +255,7 @@ def stage_ingest(ctx: RunContext) -> None:
 
 def stage_source(ctx: RunContext) -> None:
     """Where the transactions come from: the user's input when given, else the generator."""
-    (stage_ingest if ctx.cfg.input.path else stage_generate)(ctx)
+    (stage_ingest if ctx.cfg.input.source else stage_generate)(ctx)
 
 
 # --------------------------------------------------------------------------- features and segments (issue 3)
@@ -641,7 +641,6 @@ def versions(spark: SparkSession) -> dict[str, Any]:
 
 
 def _manifest(ctx: RunContext, started: dt.datetime, status: str) -> dict[str, Any]:
-    sc = ctx.spark.sparkContext
     return {
         "tool": TOOL_NAME,
         "version": __version__,
@@ -650,7 +649,7 @@ def _manifest(ctx: RunContext, started: dt.datetime, status: str) -> dict[str, A
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "seed": ctx.cfg.generate.seed,
-        "spark": {"master": sc.master, "app_id": sc.applicationId, "ui": sc.uiWebUrl, "default_parallelism": sc.defaultParallelism},
+        "spark": compat.session_facts(ctx.spark),
         "versions": versions(ctx.spark),
         "rows": ctx.rows,
         "results": ctx.results,
@@ -673,8 +672,15 @@ def execute(
     """Run the stages into `staging` and write its manifest; return the manifest."""
     started = dt.datetime.now(dt.timezone.utc)
     ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=StageTracker(spark, progress), command=command)
+    database = cfg.output.database.strip() if command == "run" else ""
+    if database:
+        catalog.check_output_database(spark, database)  # before any stage
     for stage in stages if stages is not None else RUN_STAGES:
         stage(ctx)
+    if database:
+        with ctx.tracker.stage("publish", f"Replace the result tables in {database}"):
+            published = catalog.publish(spark, database, catalog.result_tables(ctx.root, TABLES_DIR))
+            ctx.results["published"] = {"database": database, "tables": published}
     manifest = _manifest(ctx, started, "complete")
     write_json(Path(staging) / MANIFEST, manifest)
     return manifest

@@ -2,6 +2,8 @@
 
 Local mode by default, sized to the machine; `master` and extra `conf` pass through.
 Under spark-submit or in a notebook the session that already exists is reused as it is.
+With `remote` (or SPARK_REMOTE) it is a Spark Connect session to that server: only the
+runtime SQL settings apply then, the server decided the rest when it started.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from customer_behavior import compat
 from customer_behavior.config import SparkSettings
 from customer_behavior.errors import EnvironmentProblem
 
@@ -42,7 +45,10 @@ def java_major_version() -> int | None:
     return int(match.group(2)) if major == 1 and match.group(2) else major
 
 
-def check_java() -> None:
+def check_java(settings: SparkSettings | None = None) -> None:
+    """Java 17+ for the driver; a Spark Connect client starts no JVM and needs none."""
+    if settings is not None and remote_address(settings):
+        return
     major = java_major_version()
     if major is None:
         raise EnvironmentProblem(f"Java was not found; {JAVA_HINT}")
@@ -124,8 +130,11 @@ def get_session(settings: SparkSettings, *, app_name: str = "customer-behavior",
     """Reuse the active session (spark-submit, notebook) or build a local/cluster one."""
     active = SparkSession.getActiveSession()
     if active is not None:
-        log.info("using the existing SparkSession (%s)", active.sparkContext.master)
+        log.info("using the existing SparkSession (%s)", compat.session_facts(active)["master"])
         return active
+    remote = remote_address(settings)
+    if remote:
+        return compat.connect_session(remote, connect_conf(settings))
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         check_java()
     if not settings.master or settings.master.startswith("local"):
@@ -138,9 +147,27 @@ def get_session(settings: SparkSettings, *, app_name: str = "customer-behavior",
             continue  # spark-submit decided these already
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    compat.set_log_level(spark, "ERROR")
     return spark
 
 
+def remote_address(settings: SparkSettings) -> str:
+    """The Spark Connect server to use: spark.remote (--remote), else SPARK_REMOTE, else ""."""
+    return settings.remote or compat.remote_address()
+
+
+# Settings a Connect client may change on its session (the others are fixed at server start).
+CONNECT_RUNTIME_CONF = ("spark.sql.session.timeZone", "spark.sql.shuffle.partitions", "spark.sql.adaptive.enabled", "spark.sql.ansi.enabled", "spark.sql.execution.arrow.pyspark.enabled")
+
+
+def connect_conf(settings: SparkSettings) -> dict[str, str]:
+    """The runtime settings of `session_conf` and the user's extra conf, for a Connect session."""
+    conf = session_conf(settings)
+    runtime = {key: conf[key] for key in CONNECT_RUNTIME_CONF}
+    if not settings.shuffle_partitions:
+        del runtime["spark.sql.shuffle.partitions"]  # the server's cores, not ours, decide the default
+    return runtime | {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in settings.conf.items()}
+
+
 def ui_address(spark: SparkSession) -> str | None:
-    return spark.sparkContext.uiWebUrl
+    return compat.ui_url(spark)

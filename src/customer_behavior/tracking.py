@@ -5,7 +5,9 @@ description is "<stage>: <what it does>", so the Spark UI's Jobs tab (live, or r
 by the History Server) reads like the pipeline. When a stage ends, its jobs' metrics
 come from the driver UI's REST API (`/api/v1/applications/<id>/jobs` and `/stages`): the
 same numbers the UI shows, with no extra jars. Without a UI (spark.ui.enabled=false)
-only the job, stage and task counts of the status tracker are recorded.
+only the job, stage and task counts of the status tracker are recorded. Over Spark Connect
+the stage's jobs are tagged instead (`spark.addTag`) and the client cannot reach the
+server's UI: the manifest says the metrics are not available (see compat.py).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from customer_behavior import compat
+
 log = logging.getLogger(__name__)
 
 JOB_GROUP_PREFIX = "customer-behavior:"
 REST_TIMEOUT_SECONDS = 10
-LISTENER_WAIT_MS = 10_000
+LISTENER_WAIT_SECONDS = 10.0
+LISTENER_POLL_SECONDS = 0.1
 
 # manifest key -> field of the REST API's StageData (summed over every attempt of every stage)
 STAGE_DATA_FIELDS = {
@@ -63,7 +68,7 @@ def job_group(stage_name: str) -> str:
 
 
 class StageTracker:
-    """Wraps each stage: sets the Spark job group/description, times it, records its metrics."""
+    """Wraps each stage: labels its Spark jobs (group or tag), times it, records its metrics."""
 
     def __init__(self, spark: SparkSession, progress: Callable[[str], None] | None = None) -> None:
         self.spark = spark
@@ -72,30 +77,24 @@ class StageTracker:
 
     @contextlib.contextmanager
     def stage(self, name: str, description: str) -> Iterator[StageRecord]:
-        sc = self.spark.sparkContext
         group = job_group(name)
         record = StageRecord(name=name, description=description)
         self.records.append(record)
-        # Every job started from this thread (actions, Parquet writes, broadcasts that
-        # SQL runs on its own threads) carries the group; the description is what the
-        # Jobs tab shows instead of a call site.
-        sc.setJobGroup(group, f"{name}: {description}")
         self.progress(f"{name:<10} {description} ...")
         started = time.perf_counter()
-        try:
-            yield record
-            record.status = "ok" if record.status == "running" else record.status
-        except BaseException:
-            record.status = "failed"
-            raise
-        finally:
-            record.seconds = round(time.perf_counter() - started, 3)
-            record.spark, note = stage_metrics(self.spark, group)
-            if note:
-                record.notes.append(note)
-            sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-            sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
-            self.progress(f"{name:<10} {record.status} in {record.seconds:.1f} s ({record.spark.get('jobs', 0)} Spark jobs)")
+        with compat.labelled_jobs(self.spark, group, f"{name}: {description}"):
+            try:
+                yield record
+                record.status = "ok" if record.status == "running" else record.status
+            except BaseException:
+                record.status = "failed"
+                raise
+            finally:
+                record.seconds = round(time.perf_counter() - started, 3)
+                record.spark, note = stage_metrics(self.spark, group)
+                if note:
+                    record.notes.append(note)
+                self.progress(f"{name:<10} {record.status} in {record.seconds:.1f} s ({record.spark.get('jobs', 0)} Spark jobs)")
 
     def to_list(self) -> list[dict]:
         return [r.to_dict() for r in self.records]
@@ -106,13 +105,15 @@ class StageTracker:
 
 def stage_metrics(spark: SparkSession, group: str) -> tuple[dict[str, Any], str | None]:
     """Metrics of the jobs in `group`: from the REST API when the UI runs, else counts only."""
+    if compat.is_connect(spark):
+        return {"source": "none"}, compat.CONNECT_METRICS_NOTE
     sc = spark.sparkContext
-    _wait_for_listeners(spark)
     url = sc.uiWebUrl
     if url:
         try:
-            jobs = _get_json(f"{url}/api/v1/applications/{sc.applicationId}/jobs")
-            stages = _get_json(f"{url}/api/v1/applications/{sc.applicationId}/stages")
+            api = f"{url}/api/v1/applications/{sc.applicationId}"
+            jobs = _settled_jobs(api, group)
+            stages = _get_json(f"{api}/stages")
             return aggregate_metrics(jobs, stages, group), None
         except (OSError, ValueError) as exc:  # the metrics are a report, never a reason to fail a run
             log.warning("Spark REST API at %s not readable: %s", url, exc)
@@ -170,22 +171,47 @@ def _get_json(url: str) -> Any:
         return json.load(response)
 
 
-def _wait_for_listeners(spark: SparkSession) -> None:
-    """Let Spark's listener bus catch up, so the status store has the jobs just finished.
+def _settled_jobs(api: str, group: str) -> list[dict]:
+    """The application's jobs (REST API) once those of `group` have settled."""
+    jobs: list[dict] = []
 
-    `LiveListenerBus.waitUntilEmpty` is internal to Spark (reached through Py4J); where it
-    is not reachable (Spark Connect, a future rename) the metrics may miss the last job's
-    final numbers, which is logged, not fatal.
-    """
-    try:
-        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(LISTENER_WAIT_MS)  # type: ignore[union-attr]
-    except Exception as exc:  # noqa: BLE001 - best effort
-        log.info("could not wait for Spark's listener bus: %s", exc)
-        time.sleep(0.5)
+    def read() -> list[tuple[int, str]]:
+        jobs[:] = _get_json(f"{api}/jobs")
+        return [(job["jobId"], job.get("status", "")) for job in jobs if job.get("jobGroup") == group]
+
+    _wait_until_settled(read, group)
+    return jobs
+
+
+def _wait_until_settled(read: Callable[[], list[tuple[int, str]]], group: str) -> None:
+    """Wait until `read()` (a group's job ids and statuses) lists no running job twice in a row.
+
+    Spark's listener bus updates the status store (what the UI, its REST API and the status
+    tracker read) shortly after an action returns; a stage's metrics are final once none of
+    its jobs is running and two reads in a row agree. Past LISTENER_WAIT_SECONDS the last
+    read counts (logged: the metrics are a report, never a reason to fail)."""
+    deadline = time.monotonic() + LISTENER_WAIT_SECONDS
+    previous: list[tuple[int, str]] | None = None
+    while True:
+        current = sorted(read())
+        is_settled = all(status not in ("RUNNING", "UNKNOWN") for _, status in current)
+        if is_settled and current == previous:
+            return
+        if time.monotonic() > deadline:
+            log.info("Spark's status store did not settle for %s within %.0f s", group, LISTENER_WAIT_SECONDS)
+            return
+        previous = current
+        time.sleep(LISTENER_POLL_SECONDS)
 
 
 def _status_tracker_counts(spark: SparkSession, group: str) -> dict[str, Any]:
     tracker = spark.sparkContext.statusTracker()
+
+    def read() -> list[tuple[int, str]]:
+        infos = [(job_id, tracker.getJobInfo(job_id)) for job_id in tracker.getJobIdsForGroup(group)]
+        return [(job_id, str(info.status) if info is not None else "UNKNOWN") for job_id, info in infos]
+
+    _wait_until_settled(read, group)
     jobs = tasks = failed = stages = 0
     for job_id in tracker.getJobIdsForGroup(group):
         info = tracker.getJobInfo(job_id)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 
 from customer_behavior import columns as C
+from customer_behavior.compat import default_parallelism
 from customer_behavior.config import GenerateConfig
 from customer_behavior.generate import spec
 from customer_behavior.generate.random import choose, exponential, gamma, per_group, poisson, standard_normal, uniform
@@ -100,7 +101,7 @@ def customer_base(spark: SparkSession, cfg: GenerateConfig, *, partitions: int |
     seed, n_days = cfg.seed, window_days(cfg)
     scale = effective_rate_scale(cfg)
     season_max, season_mean = _season_thinning()
-    cores = spark.sparkContext.defaultParallelism
+    cores = default_parallelism(spark)
     # a whole number of waves over the cores, about 250,000 customers (~3.5M transactions) each
     num_partitions = partitions or cores * max(1, -(-cfg.customers // (cores * 250_000)))
     personas = spec.PERSONAS

@@ -18,7 +18,7 @@ from customer_behavior.config import InputConfig
 from customer_behavior.errors import ConfigError, InputError
 from customer_behavior.ingest import reasons as R
 from customer_behavior.ingest.mapping import Mapping, load_input_mapping
-from customer_behavior.ingest.readers import RawTable, input_errors, read_raw
+from customer_behavior.ingest.readers import RawTable, input_errors, read_raw, read_table
 from customer_behavior.ingest.validation import (
     ResolvedColumns,
     Rules,
@@ -72,9 +72,9 @@ def plan_ingest(spark: SparkSession, input_cfg: InputConfig, *, today: dt.date |
     mapping = load_input_mapping(input_cfg)
     check_patterns(spark, mapping)
     rules = rules_from_config(input_cfg, today)
-    raw = read_raw(spark, input_cfg.path, mapping.source)
+    raw = read_table(spark, input_cfg.table.strip()) if input_cfg.table.strip() else read_raw(spark, input_cfg.path, mapping.source)
     resolved = resolve_columns(raw, mapping)
-    with input_errors(input_cfg.path):
+    with input_errors(input_cfg.source):
         checked_df = with_transaction_reason(raw.df, source_columns=raw.source_columns, key_columns=raw.key_columns, resolved=resolved, mapping=mapping, rules=rules)
         validated_df = with_duplicate_reason(checked_df, duplicate_copies(raw.df, raw.key_columns))
     customers = None

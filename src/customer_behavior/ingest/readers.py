@@ -53,6 +53,7 @@ _WHITESPACE_RUN = r"[ \t]+"
 _NOT_BLANK = r"[^\x00-\x20]"
 # A field separator for reading whole lines through the CSV source (other encodings than UTF-8).
 _NEVER_A_SEPARATOR = "\u0001"
+TABLE_FORMAT = "table"  # RawTable.format of a catalog table (--input-table)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class RawTable:
     # The columns whose values make two rows exact copies: the line of a delimited file (rows
     # from equal lines are equal), otherwise every source column.
     key_columns: tuple[str, ...] = ()
+
+    def origin(self) -> Column:
+        """Where a rejected row came from: its file, or the name of a catalog table (a view
+        may join several sources, where `source_file()` is not allowed)."""
+        return F.lit(self.path) if self.format == TABLE_FORMAT else source_file()
 
 
 def source_file() -> Column:
@@ -353,6 +359,24 @@ def _read_parquet(spark: SparkSession, path: str, what: str) -> RawTable:
     names = list(df.columns)
     df = _stringify_complex(df).select("*", F.lit(None).cast("string").alias(RAW_LINE), F.monotonically_increasing_id().alias(ROW_ID))
     return RawTable(df=df, source_columns=tuple(names), format="parquet", delimiter=None, path=path, key_columns=tuple(names))
+
+
+def read_table(spark: SparkSession, name: str, *, what: str = "--input-table") -> RawTable:
+    """A table or view the session's catalog resolves (db.table, catalog.db.table), read like Parquet."""
+    try:
+        df = spark.table(name)
+        names = list(df.columns)
+    except Exception as exc:  # noqa: BLE001 - Spark's AnalysisException becomes one line
+        raise InputError(f"{what} {name!r}: {_table_problem(exc)}") from None
+    df = _stringify_complex(df).select("*", F.lit(None).cast("string").alias(RAW_LINE), F.monotonically_increasing_id().alias(ROW_ID))
+    return RawTable(df=df, source_columns=tuple(names), format=TABLE_FORMAT, delimiter=None, path=name, key_columns=tuple(names))
+
+
+def _table_problem(exc: BaseException) -> str:
+    text = str(exc)
+    if re.search(r"TABLE_OR_VIEW_NOT_FOUND|Table or view not found|SCHEMA_NOT_FOUND|NoSuchTable|NoSuchDatabase", text):
+        return "no such table or view in the session's catalog (check the name: db.table or catalog.db.table)"
+    return explain_spark_error(exc)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -345,10 +345,11 @@ def accepted_transactions(validated_df: DataFrame, *, resolved: ResolvedColumns)
     return validated_df.filter(F.col(REASON).isNull()).select(*canonical_transaction_columns(resolved))
 
 
-def with_source_file(df: DataFrame) -> DataFrame:
+def with_source_file(df: DataFrame, origin: Column | None = None) -> DataFrame:
     """The file of each row kept as a column (`SOURCE_FILE`): needed when a shuffle comes
-    between the read and the quarantine record (where `source_file()` no longer works)."""
-    return df.withColumn(SOURCE_FILE, source_file())
+    between the read and the quarantine record (where `source_file()` no longer works).
+    `origin` replaces the file where there is none (a catalog table's name)."""
+    return df.withColumn(SOURCE_FILE, source_file() if origin is None else origin)
 
 
 def quarantine_schema(source_columns: tuple[str, ...]) -> T.StructType:
