@@ -376,7 +376,10 @@ class ConnectServer:
         args = [str(spark_home() / "bin" / "spark-submit"), "--class", CONNECT_SERVER_CLASS, "--name", "customer-behavior-tests-connect"]
         args += ["--master", self.master, "--driver-memory", self.driver_memory]
         args += [arg for key, value in settings.items() for arg in ("--conf", f"{key}={value}")]
-        self.proc = Proc.start(args, env=daemon_env(), log=self.workdir / "connect-server.log", cwd=self.workdir)
+        env = daemon_env()  # no Python of ours: the server needs none
+        env.pop("SPARK_DAEMON_MEMORY")  # the server is a driver, not a small daemon
+        env["SPARK_DRIVER_MEMORY"] = self.driver_memory
+        self.proc = Proc.start(args, env=env, log=self.workdir / "connect-server.log", cwd=self.workdir)
         wait_until(self._answers, timeout=timeout, interval=1, what=f"the Spark Connect server on port {self.port}")
         return self
 
