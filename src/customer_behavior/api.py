@@ -16,10 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import SparkSession
+from customer_behavior.compat import require_pyspark
 
-from customer_behavior.config import Config, load_config, with_overrides
-from customer_behavior.pipeline import run_pipeline
+require_pyspark()  # one line naming the fix, not an ImportError, when PySpark is missing
+
+from pyspark.sql import SparkSession  # noqa: E402
+
+from customer_behavior.config import Config, load_config, with_overrides  # noqa: E402
+from customer_behavior.pipeline import run_pipeline  # noqa: E402
 
 
 @dataclass
