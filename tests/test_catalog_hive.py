@@ -18,7 +18,7 @@ from spark_procs import PYTHON, cli_env
 
 pytestmark = pytest.mark.slow
 
-RUN_TIMEOUT = 600
+RUN_TIMEOUT = 1800
 TABLES = ["customer_features", "rfm_segments", "segment_summary"]  # what the features and segments stages write
 
 HIVE_RUN = textwrap.dedent(
