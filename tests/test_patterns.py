@@ -147,7 +147,7 @@ def test_affinities_match_a_hand_computation(spark):
 
 
 def test_month_baskets_hold_a_customers_categories_per_month(tiny):
-    orders_df = P.filter_orders(tiny["tx"])
+    orders_df = P.filter_purchase_lines(tiny["tx"]).transform(P.aggregate_orders)
     month = sorted(tuple(r[C.ITEMS]) for r in P.baskets(orders_df, "month").collect())
     # c1 Jan {books, toys}, c1 Feb {books}, c2 Jan {books, garden}, c3 Feb {unknown}, c4 Mar {toys}
     assert month == [("books",), ("books", "garden"), ("books", "toys"), ("toys",), ("unknown",)]

@@ -266,6 +266,7 @@ def _feature_bounds(transactions_df: DataFrame, configured_as_of: dt.date | None
     categorical values (one row), the as-of date they resolve to, and the feature domain."""
     bounds = features.event_day_bounds(transactions_df).first()
     as_of = features.resolve_as_of(configured_as_of, bounds["first_day"], bounds["last_day"])
+    features.require_spend(bounds[features.MAX_ABS_AMOUNT])
     return bounds, as_of, features.FeatureDomain.from_bounds(bounds)
 
 
@@ -293,6 +294,7 @@ def stage_features(ctx: RunContext) -> None:
             "last_event_day": bounds["last_day"].isoformat(),
             "customers": counts.get(True, 0),
             "customers_without_orders": counts.get(False, 0),
+            "has_time_of_day": bool(bounds[features.HAS_TIME_OF_DAY]),
         }
 
 
