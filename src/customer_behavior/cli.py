@@ -86,6 +86,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timezone", metavar="ZONE", help='zone of event times without an offset, e.g. "Europe/Berlin" (default UTC)')
     group.add_argument("--as-of", metavar="DATE", help="quarantine events on or after this date (default: tomorrow)")
     group.add_argument("--max-bad-fraction", type=_fraction, metavar="F", help="stop when more than this share of rows is rejected (default 0.05)")
+    group.add_argument(
+        "--duplicates", choices=("auto", "quarantine", "keep"), help="identical lines: quarantine, keep, or auto (quarantine with transaction ids, keep without; the default)"
+    )
 
 
 def _add_output(parser: argparse.ArgumentParser, default_help: str) -> None:
@@ -165,6 +168,7 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "input.timezone": getattr(args, "timezone", None),
         "input.as_of": getattr(args, "as_of", None),
         "input.max_bad_fraction": getattr(args, "max_bad_fraction", None),
+        "input.duplicates": getattr(args, "duplicates", None),
     }
     if getattr(args, "conf", None):
         overrides["spark.conf"] = dict(args.conf)

@@ -192,6 +192,7 @@ class PersonasConfig:
             raise ConfigError(f"personas.layout_partitions: {self.layout_partitions} must be at least 1")
 
 
+_DUPLICATE_POLICIES = ("auto", "quarantine", "keep")
 _INPUT_FORMATS = ("auto", "csv", "parquet", "json")
 
 
@@ -208,8 +209,15 @@ class InputConfig:
     min_amount: float = knob(-1_000_000.0, "Amounts below this are quarantined as amount_out_of_bounds (returns are negative).")
     max_amount: float = knob(1_000_000.0, "Amounts above this are quarantined as amount_out_of_bounds.")
     max_bad_fraction: float = knob(0.05, "Stop the run (after writing the quarantine) when more than this share of the rows is rejected; 1.0 = never stop.")
+    duplicates: str = knob(
+        "auto",
+        'Identical lines: "quarantine" (all copies but one, as duplicate_row: a double export), "keep" (repeated purchases) or "auto": '
+        "quarantine when the log has transaction ids, keep when it has none (a log without ids cannot tell a double export from a repeat).",
+    )
 
     def __post_init__(self) -> None:
+        if self.duplicates not in _DUPLICATE_POLICIES:
+            raise ConfigError(f"input.duplicates: {self.duplicates!r} is not one of {', '.join(_DUPLICATE_POLICIES)}")
         if self.format not in _INPUT_FORMATS:
             raise ConfigError(f"input.format: {self.format!r} is not one of {', '.join(_INPUT_FORMATS)}")
         if not 0.0 <= self.max_bad_fraction <= 1.0:
