@@ -349,12 +349,14 @@ def cohort_retention(orders_df: DataFrame) -> DataFrame:
 
 def baskets(orders_df: DataFrame, basket: str) -> DataFrame:
     """One row per basket with its distinct categories (`items`); see PatternsConfig.basket."""
+    categories = F.col(PARTS).getField(C.CATEGORY)
+    if basket == "order":  # the parts of an order are its distinct categories, sorted
+        return orders_df.select(categories.alias(C.ITEMS))
     keys = [F.col(C.CUSTOMER_ID)]
     if basket == "month":
         keys.append(F.trunc(F.col(C.EVENT_TS), "month").alias("period"))
     elif basket == "day":
         keys.append(F.to_date(F.col(C.EVENT_TS)).alias("period"))
-    categories = F.col(PARTS).getField(C.CATEGORY)
     return orders_df.groupBy(*keys).agg(F.array_sort(F.array_distinct(F.flatten(F.collect_list(categories)))).alias(C.ITEMS)).select(C.ITEMS)
 
 

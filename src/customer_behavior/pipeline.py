@@ -523,10 +523,12 @@ def stage_report(ctx: RunContext) -> None:
             "seed": ctx.cfg.generate.seed,
             "as_of": str(as_of) if as_of else None,
             "clv_holdout": clv_results.get("holdout") if isinstance(clv_results, dict) else None,
+            **report.data_meta(ctx.results),
         }
         data = report.load_tables(ctx.root, meta=meta)
         paths = report.write_report(data, ctx.path(report.REPORT_DIR), ctx.cfg.insights)
         ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}
+        ctx.results["report"]["sections_left_out"] = report.left_out_sections(meta)
 
 
 # --------------------------------------------------------------------------- personas (issue 4)
