@@ -84,8 +84,23 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--delimiter", help='CSV delimiter: ",", ";", "\\t", "|", "whitespace" (default: guessed)')
     group.add_argument("--timestamp-format", metavar="PATTERN", help='event time pattern, e.g. "dd/MM/yyyy HH:mm" (default ISO 8601)')
     group.add_argument("--timezone", metavar="ZONE", help='zone of event times without an offset, e.g. "Europe/Berlin" (default UTC)')
-    group.add_argument("--as-of", metavar="DATE", help="quarantine events on or after this date (default: tomorrow)")
+    group.add_argument("--quarantine-after", metavar="DATE", help="quarantine events on or after this date (input.as_of; default: tomorrow)")
     group.add_argument("--max-bad-fraction", type=_fraction, metavar="F", help="stop when more than this share of rows is rejected (default 0.05)")
+
+
+def _as_of_dates(text: str) -> list[str]:
+    """--as-of: one date or a comma-separated list of dates (YYYY-MM-DD), returned sorted."""
+    import datetime as dt
+
+    dates = []
+    for item in (part.strip() for part in text.split(",")):
+        try:
+            dates.append(dt.date.fromisoformat(item))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a date (YYYY-MM-DD; several: separated by commas)") from None
+    if len(set(dates)) != len(dates):
+        raise argparse.ArgumentTypeError(f"{text!r} names a date twice")
+    return [d.isoformat() for d in sorted(dates)]
 
 
 def _add_output(parser: argparse.ArgumentParser, default_help: str) -> None:
@@ -102,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(run)
     _add_generate_options(run)
     _add_input_options(run)
+    run.add_argument(
+        "--as-of", type=_as_of_dates, metavar="DATE[,DATE...]",
+        help="end of the analysis window (features.as_of; exclusive). Several dates: the analysis at each, into <output>/<date>/",
+    )
     _add_output(run, "run directory (default out/run)")
     run.set_defaults(handler=cmd_run)
 
@@ -163,9 +182,12 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "input.delimiter": getattr(args, "delimiter", None),
         "input.timestamp_format": getattr(args, "timestamp_format", None),
         "input.timezone": getattr(args, "timezone", None),
-        "input.as_of": getattr(args, "as_of", None),
+        "input.as_of": getattr(args, "quarantine_after", None),
         "input.max_bad_fraction": getattr(args, "max_bad_fraction", None),
     }
+    as_of_dates = getattr(args, "as_of", None)
+    if as_of_dates and len(as_of_dates) == 1:
+        overrides["features.as_of"] = as_of_dates[0]
     if getattr(args, "conf", None):
         overrides["spark.conf"] = dict(args.conf)
     if overrides["output.path"] is None and default_output and not getattr(args, "config", None):
@@ -213,7 +235,11 @@ def _execute(
             spark.sparkContext.setLogLevel("WARN")
         if cfg.spark.ui and spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
-        manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
+        dates = getattr(args, "as_of", None) or []
+        if len(dates) > 1:
+            manifest = pipeline.execute_dates(spark, cfg, staging, dates, progress=_say)
+        else:
+            manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
             spark = None
@@ -281,9 +307,32 @@ def _results_summary(manifest: dict, path: Path) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.as_of and args.input:
+        _say("note: --as-of now sets the end of the analysis window (features.as_of); the quarantine cutoff for late events is --quarantine-after")
     manifest, path = _execute(args, command="run", stages_name="RUN_STAGES")
-    _print_summary(manifest, path)
+    if manifest.get("kind") == "as_of_dates":
+        _print_dates_summary(manifest, path)
+    else:
+        _print_summary(manifest, path)
     return 0
+
+
+def _print_dates_summary(manifest: dict, path: Path) -> None:
+    """One line per as-of date of `run --as-of D1,D2,...`, then where the runs are."""
+    _say("")
+    _say(f"{'as of':<12}{'seconds':>10}{'customers':>12}{'revenue':>16}{'repeat rate':>13}")
+    for run in manifest.get("runs", []):
+        kpis = run.get("kpis") or {}
+        customers, revenue, repeat = kpis.get("customers"), kpis.get("revenue"), kpis.get("repeat_rate")
+        _say(
+            f"{run['as_of']:<12}{run['total_seconds']:>10.1f}{customers if customers is not None else '':>12,}"
+            f"{revenue if revenue is not None else 0:>16,.0f}{100 * (repeat or 0):>12.1f}%"
+        )
+    _say("")
+    _say(f"Output: {path} (one run per date: {', '.join(str(path / run['path']) for run in manifest.get('runs', [])[:2])}, ...)")
+    dates = manifest.get("as_of_dates", [])
+    if len(dates) >= 2:
+        _say(f"Compare two dates: {TOOL_NAME} compare {path / dates[-2]} {path / dates[-1]} --output {path / 'compare'}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
