@@ -80,6 +80,23 @@ def run(
     return Analysis(path=result.path, manifest=result.manifest)
 
 
+def compare(
+    spark: SparkSession,
+    base: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    *,
+    output: str | os.PathLike[str],
+    overwrite: bool = False,
+    cfg: Config | None = None,
+    progress: bool = True,
+):
+    """What changed from run `base` to the later run `new` (see docs/compare.md); returns the
+    CompareResult (its `path`, `manifest` and `html`)."""
+    from customer_behavior.compare import compare_runs
+
+    return compare_runs(spark, base, new, output, overwrite=overwrite, cfg=(cfg or Config()).compare, progress=print if progress else None)
+
+
 def report(run_dir: str | os.PathLike[str]) -> dict[str, str]:
     """Rebuild <run_dir>/report from the run's tables; returns the paths of the three files."""
     from customer_behavior.report import rebuild
@@ -87,4 +104,4 @@ def report(run_dir: str | os.PathLike[str]) -> dict[str, str]:
     return rebuild(run_dir)
 
 
-__all__ = ["Analysis", "config", "run", "report"]
+__all__ = ["Analysis", "config", "run", "compare", "report"]

@@ -150,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(score, "output directory (default out/score)")
     score.set_defaults(handler=cmd_score)
 
+    compare = commands.add_parser("compare", help="what changed between two runs: segment migration, customers slipping away, KPI deltas, drift")
+    compare.add_argument("base", metavar="BASE", help="the earlier run directory (e.g. OUT/2024-06-30 of 'run --as-of ...')")
+    compare.add_argument("new", metavar="NEW", help="the later run directory")
+    compare.add_argument("--config", metavar="FILE", help="TOML configuration file (its [compare] section; see init-config)")
+    compare.add_argument("--master", help="Spark master (default: local mode on every core)")
+    compare.add_argument("--conf", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="extra Spark setting (repeatable)")
+    compare.add_argument("--driver-memory", help='driver heap, e.g. "8g" (default: auto)')
+    compare.add_argument("--debug", action="store_true", help="show tracebacks and Spark's log")
+    _add_output(compare, "comparison directory (default out/compare)")
+    compare.set_defaults(handler=cmd_compare)
+
     init_config = commands.add_parser("init-config", help="write a commented default configuration file")
     init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
     init_config.add_argument("--force", action="store_true", help="replace an existing file")
@@ -396,6 +407,53 @@ def cmd_score(args: argparse.Namespace) -> int:
     stages = [pipeline.make_score_stage(args.model, transactions, customers)]
     manifest, path = _execute(args, command="score", stages=stages, default_output="out/score")
     _print_summary(manifest, path)
+    return 0
+
+
+def _kpi_value(value: float | None) -> str:
+    """A share (below 10) with four decimals, money and counts whole."""
+    return "n/a" if value is None else f"{value:,.4f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Check both runs and the output before Spark starts, compare, print what changed."""
+    from customer_behavior.compare import check_runs, compare_runs
+    from customer_behavior.session import check_java, get_session
+
+    from customer_behavior.runio import RunDirectory
+
+    cfg = _load(args, default_output="out/compare")
+    check_runs(args.base, args.new)
+    RunDirectory(cfg.output.path, overwrite=cfg.output.overwrite)  # an output that cannot be written fails here, before Spark starts
+    check_java()
+    _say(f"{TOOL_NAME} compare: starting Spark ({cfg.spark.master or 'local mode'})")
+    from pyspark.sql import SparkSession
+
+    owns_session = SparkSession.getActiveSession() is None
+    spark = get_session(cfg.spark)
+    try:
+        result = compare_runs(spark, args.base, args.new, cfg.output.path, overwrite=cfg.output.overwrite, cfg=cfg.compare, progress=_say)
+    finally:
+        if owns_session:
+            spark.stop()
+    manifest = result.manifest
+    for note in manifest["not_comparable"]:
+        _say(f"not comparable: {note}")
+    _say("")
+    for row in manifest["results"]["kpis"]:
+        pct = f" ({100 * row['pct_change']:+.1f}%)" if row["pct_change"] is not None else ""
+        _say(f"  {row['kpi']:<14}{_kpi_value(row['base']):>16} -> {_kpi_value(row['new']):>16}  {row['direction']}{pct}")
+    migration = manifest["results"].get("migration", {})
+    if migration.get("status") == "ok":
+        _say(f"  customers in both runs {migration['common_customers']:,}; changed segment {migration['changed_segment']:,}; new {migration['new_customers']:,}; gone {migration['gone_customers']:,}")
+    slipping = manifest["results"].get("slipping")
+    if slipping:
+        _say(f"  slipping valuable customers {slipping['customers']:,}, value at stake {slipping['value_at_stake']:,.0f} -> {result.path / slipping['export']}")
+    personas = manifest["results"].get("personas", {})
+    if personas.get("status") == "ok":
+        _say(f"  persona agreement (BASE's model vs NEW's personas): adjusted Rand index {personas['adjusted_rand_index']:.3f}")
+    _say("")
+    _say(f"Comparison: {result.html}")
     return 0
 
 
