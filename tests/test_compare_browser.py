@@ -7,7 +7,7 @@ import re
 
 import pytest
 from compare_support import comparison
-from test_report_browser import ARTIFACTS, CHROMIUM, _chromium
+from test_report_browser import CHROMIUM, _chromium, save_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -26,9 +26,4 @@ def test_compare_renders_in_chromium_without_console_errors(spark, tmp_path_fact
     assert 'class="sankey"' in dom  # plotly drew the Sankey's nodes and links
     assert 'data-charts-ready="1"' in dom
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "compare.png"
-    screenshot.unlink(missing_ok=True)
-    shot = _chromium(tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1400,3000", "--hide-scrollbars", page)
-    assert shot.returncode == 0, shot.stderr[-2000:]
-    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    save_screenshot(tmp_path / "profile-shot", page, "compare.png", "1400,3000")
