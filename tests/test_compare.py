@@ -297,4 +297,4 @@ def test_different_bins_or_segment_tables_are_not_comparable(spark, runs, tmp_pa
     other_table = _relabelled_run(spark, runs / NEW_DATE, tmp_path / "table", code_segment=("555", "Lost"))
     result = compare_runs(spark, runs / BASE_DATE, other_table, tmp_path / "c2", progress=None)
     (note,) = result.manifest["not_comparable"]
-    assert note.startswith("BASE and NEW use different segment tables (1 RFM codes map to other segments, e.g. 555: 'Champions' in BASE, 'Lost' in NEW)")
+    assert note.startswith("BASE and NEW use different segment tables (1 RFM code(s) map to other segments, e.g. 555: 'Champions' in BASE, 'Lost' in NEW)")

@@ -674,10 +674,12 @@ def execute(
     stages: list[Stage] | None = None,
     command: str = "run",
     progress: Callable[[str], None] | None = None,
+    job_scope: str = "",
 ) -> dict[str, Any]:
     """Run the stages into `staging` and write its manifest; return the manifest."""
     started = dt.datetime.now(dt.timezone.utc)
-    ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=StageTracker(spark, progress), command=command)
+    tracker = StageTracker(spark, progress, scope=job_scope)
+    ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=tracker, command=command)
     for stage in stages if stages is not None else RUN_STAGES:
         stage(ctx)
     manifest = _manifest(ctx, started, "complete")
@@ -761,7 +763,7 @@ def execute_dates(
             progress(f"-- as of {date} (into {date}/)")
         dated_cfg = with_overrides(cfg, {"features.as_of": date})
         stages = RUN_STAGES if first is None else [make_reuse_source_stage(*first), *RUN_STAGES[1:]]
-        manifest = execute(spark, dated_cfg, root, stages=stages, progress=progress)
+        manifest = execute(spark, dated_cfg, root, stages=stages, progress=progress, job_scope=f"{date}/")
         first = first or (root, manifest)
         runs.append({"as_of": date, "path": date, "total_seconds": manifest["total_seconds"], "kpis": manifest["results"].get("kpis", {})})
     manifest = {

@@ -16,6 +16,7 @@ from customer_behavior.compare import migration as M
 from customer_behavior.insights import Recommendation
 from customer_behavior.report import Section, _figure_json, script_json
 from customer_behavior.report.render import _env, plotly_js, table
+from customer_behavior.segment_table import SEGMENT_NAMES
 
 SLIPPING_SHOWN = 50
 _KPI_LABELS = {"revenue": "net revenue", "customers": "customers", "repeat_rate": "repeat rate", "active_share": "active share", "clv_total": "CLV total"}
@@ -70,6 +71,14 @@ def kpi_cards(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     return cards
 
 
+_PALETTE = ("#9ca3af", "#1d4ed8", "#2563eb", "#0891b2", "#059669", "#65a30d", "#ca8a04", "#ea580c", "#dc2626", "#be123c", "#7c3aed", "#4b5563", "#111827")
+
+
+def _translucent(hex_colour: str) -> str:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},0.35)"
+
+
 def sankey(matrix: list[dict[str, Any]]) -> Any:
     """BASE segments on the left, NEW segments on the right, links sized by customers."""
     import plotly.graph_objects as go
@@ -77,17 +86,21 @@ def sankey(matrix: list[dict[str, Any]]) -> Any:
     rows = [r for r in matrix if r[C.CUSTOMERS] > 0]
     if not rows:
         return None
-    left = sorted({r[M.FROM_SEGMENT] for r in rows})
-    right = sorted({r[M.TO_SEGMENT] for r in rows})
+    order = [M.NEW_CUSTOMERS, *SEGMENT_NAMES, M.GONE]  # the segment table's order on both sides
+    left = [name for name in order if name in {r[M.FROM_SEGMENT] for r in rows}]
+    right = [name for name in order if name in {r[M.TO_SEGMENT] for r in rows}]
     labels = [f"{name} (BASE)" for name in left] + [f"{name} (NEW)" for name in right]
+    colour = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(order)}
     link = {
+        "color": [_translucent(colour[r[M.FROM_SEGMENT]]) for r in rows],
         "source": [left.index(r[M.FROM_SEGMENT]) for r in rows],
         "target": [len(left) + right.index(r[M.TO_SEGMENT]) for r in rows],
         "value": [r[C.CUSTOMERS] for r in rows],
         "customdata": [[r[M.BASE_REVENUE], r[M.NEW_REVENUE]] for r in rows],
         "hovertemplate": "%{source.label} → %{target.label}<br>%{value:,} customers<br>net spend as of BASE %{customdata[0]:,.0f}, as of NEW %{customdata[1]:,.0f}<extra></extra>",
     }
-    fig = go.Figure(go.Sankey(arrangement="snap", node={"label": labels, "pad": 12, "thickness": 16}, link=link))
+    node = {"label": labels, "pad": 12, "thickness": 16, "color": [colour[name] for name in left + right]}
+    fig = go.Figure(go.Sankey(arrangement="snap", node=node, link=link))
     fig.update_layout(height=640, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
 

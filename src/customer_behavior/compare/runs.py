@@ -118,7 +118,7 @@ def segment_differences(base: RunInfo, new: RunInfo, base_codes: list[tuple[str,
     if differing:
         code = differing[0]
         notes.append(
-            f"BASE and NEW use different segment tables ({len(differing)} RFM codes map to other segments, e.g. {code}: "
+            f"BASE and NEW use different segment tables ({len(differing)} RFM code(s) map to other segments, e.g. {code}: "
             f"{dict(base_codes)[code]!r} in BASE, {new_map[code]!r} in NEW): segment migration and slipping customers are not computed"
         )
     return notes

@@ -125,7 +125,7 @@ def _slipping(ctx: _Context, transitions_df: DataFrame, comparison: render.Compa
         ranked_df = ctx.write(slipping.ranked(slipping_df), "slipping")
         _write_csv(slipping.export_rows(slipping.ranked(ranked_df)), Path(ctx.path("exports", "_compare_staging")), Path(ctx.path(SLIPPING_CSV)))
         comparison.slipping_summary = _records(slipping.slipping_summary(ranked_df))
-        comparison.slipping_top = _records(slipping.ranked(ranked_df).limit(render.SLIPPING_SHOWN))
+        comparison.slipping_top = _records(ranked_df.orderBy(F.col(slipping.VALUE_AT_STAKE).desc(), F.col(C.CUSTOMER_ID)).limit(render.SLIPPING_SHOWN))
         customers = sum(r[C.CUSTOMERS] for r in comparison.slipping_summary)
         basis = "BASE's CLV" if has_base_clv else "net spend up to NEW (BASE has no CLV table)"
         comparison.slipping_note = (
@@ -195,7 +195,7 @@ def _clv(ctx: _Context, comparison: render.Comparison, results: dict[str, Any]) 
 def execute(spark: SparkSession, base: RunInfo, new: RunInfo, cfg: CompareConfig, staging: Path, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Compute and write the comparison into `staging`; return its manifest."""
     started = dt.datetime.now(dt.timezone.utc)
-    ctx = _Context(spark=spark, base=base, new=new, cfg=cfg, root=staging, tracker=StageTracker(spark, progress))
+    ctx = _Context(spark=spark, base=base, new=new, cfg=cfg, root=staging, tracker=StageTracker(spark, progress, scope="compare/"))
     comparison = render.Comparison(base=base.describe(), new=new.describe(), not_comparable=[], kpis=[])
     results: dict[str, Any] = {}
     transitions_df = _migration(ctx, comparison, results)
