@@ -96,7 +96,7 @@ def time_steps(spark, cfg: Config, workdir: Path, seconds: dict[str, list[float]
     _timed(seconds, "noop: the fields", lambda: _noop(table.raw.df))
     _timed(seconds, "noop: the rules", lambda: _noop(table.checked_df.select(*canonical, V.REASON)))
     _timed(seconds, "noop: the rules and hashes", lambda: _noop(table.checked_df.select(*canonical, V.REASON, V.ROW_HASH_1, V.ROW_HASH_2)))
-    final = _timed(seconds, "duplicate check", lambda: pipeline._final_rows(table))
+    final = _timed(seconds, "duplicate check", lambda: pipeline._final_rows(table, plan))
     split_dir = workdir / "steps"
     write = lambda: pipeline._write_both_outputs(final, split_dir, canonical=canonical, schema=C.TRANSACTIONS_SCHEMA, source_columns=table.raw.source_columns)  # noqa: E731
     _timed(seconds, "the one write", write)

@@ -23,7 +23,7 @@ require_pyspark()  # one line naming the fix, not an ImportError, when PySpark i
 from pyspark.sql import SparkSession  # noqa: E402
 
 from customer_behavior.config import Config, load_config, with_overrides  # noqa: E402
-from customer_behavior.pipeline import run_pipeline  # noqa: E402
+from customer_behavior.pipeline import run_dates, run_pipeline  # noqa: E402
 
 
 @dataclass
@@ -66,18 +66,48 @@ def run(
     input_table: str | None = None,
     output_database: str | None = None,
     progress: bool = True,
+    as_of: str | list[str] | None = None,
 ) -> Analysis:
     """Generate (or read) the data and run every stage on the given session; returns the Analysis.
 
     `input_table` reads a table of the session's catalog instead (db.table or
     catalog.db.table); `output_database` also publishes every result table as
-    <database>.<table> when the run succeeds. Works on a classic or a Spark Connect session."""
+    <database>.<table> when the run succeeds. Works on a classic or a Spark Connect session.
+
+    `as_of` is the end of the analysis window (features.as_of). A list of dates runs the analysis
+    at each into <output>/<date>/ (the data made once); the Analysis is then the directory holding
+    them, and `Analysis(path / date, ...)` each run."""
     cfg = cfg or Config()
-    extra = {"generate.customers": customers, "generate.seed": seed, "input.table": input_table, "output.database": output_database}
+    dates = [as_of] if isinstance(as_of, str) else list(as_of or [])
+    extra = {
+        "generate.customers": customers, "generate.seed": seed, "features.as_of": dates[0] if len(dates) == 1 else None,
+        "input.table": input_table, "output.database": output_database,
+    }
     if any(v is not None for v in extra.values()):
         cfg = with_overrides(cfg, extra)
-    result = run_pipeline(spark, cfg, output=output, overwrite=overwrite, progress=print if progress else None)
+    say = print if progress else None
+    if len(dates) > 1:
+        result = run_dates(spark, cfg, sorted(dates), output=output, overwrite=overwrite, progress=say)
+    else:
+        result = run_pipeline(spark, cfg, output=output, overwrite=overwrite, progress=say)
     return Analysis(path=result.path, manifest=result.manifest)
+
+
+def compare(
+    spark: SparkSession,
+    base: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    *,
+    output: str | os.PathLike[str],
+    overwrite: bool = False,
+    cfg: Config | None = None,
+    progress: bool = True,
+):
+    """What changed from run `base` to the later run `new` (see docs/compare.md); returns the
+    CompareResult (its `path`, `manifest` and `html`)."""
+    from customer_behavior.compare import compare_runs
+
+    return compare_runs(spark, base, new, output, overwrite=overwrite, cfg=(cfg or Config()).compare, progress=print if progress else None)
 
 
 def report(run_dir: str | os.PathLike[str]) -> dict[str, str]:
@@ -87,4 +117,4 @@ def report(run_dir: str | os.PathLike[str]) -> dict[str, str]:
     return rebuild(run_dir)
 
 
-__all__ = ["Analysis", "config", "run", "report"]
+__all__ = ["Analysis", "config", "run", "compare", "report"]
