@@ -370,6 +370,34 @@ class InsightsConfig:
 
 
 @dataclass(frozen=True)
+class CompareConfig:
+    valuable_segments: list = knob(["Champions", "Loyal Customers", "Can't Lose Them"], "`compare`: a customer in one of these segments in BASE who is in a lapsing segment in NEW is slipping.")
+    lapsing_segments: list = knob(["At Risk", "Can't Lose Them", "About to Sleep", "Hibernating", "Lost"], "`compare`: the lapsing segments (a move between two of them, or staying, is not slipping).")
+    min_change: float = knob(0.1, "`compare`: a segment that grew or shrank by more than this share (0.1 = 10%) gets a recommendation; a KPI that fell by more than half of it too.")
+    min_agreement: float = knob(0.6, "`compare`: below this adjusted Rand index between BASE's persona model and NEW's personas, a recommendation says the personas drifted.")
+    max_recommendations: int = knob(10, "`compare`: show at most this many recommendations (largest value at stake first).")
+
+    def __post_init__(self) -> None:
+        from customer_behavior.segment_table import SEGMENT_NAMES
+
+        for key in ("valuable_segments", "lapsing_segments"):
+            names = list(getattr(self, key))
+            if not names or any(not isinstance(n, str) for n in names):
+                raise ConfigError(f"compare.{key}: must be a non-empty list of segment names")
+            unknown = [n for n in names if n not in SEGMENT_NAMES]
+            if unknown:
+                raise ConfigError(f"compare.{key}: unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENT_NAMES)}")
+        if set(self.valuable_segments) <= set(self.lapsing_segments):
+            raise ConfigError("compare.valuable_segments: every one is also a lapsing segment, so no customer could be slipping")
+        if not 0 < self.min_change < 10:
+            raise ConfigError(f"compare.min_change: {self.min_change} must be > 0 and < 10 (0.1 = 10%)")
+        if not -1 <= self.min_agreement <= 1:
+            raise ConfigError(f"compare.min_agreement: {self.min_agreement} must be between -1 and 1 (an adjusted Rand index)")
+        if self.max_recommendations < 1:
+            raise ConfigError(f"compare.max_recommendations: {self.max_recommendations} must be at least 1")
+
+
+@dataclass(frozen=True)
 class Config:
     spark: SparkSettings = field(default_factory=SparkSettings)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
@@ -381,6 +409,7 @@ class Config:
     insights: InsightsConfig = field(default_factory=InsightsConfig)
     personas: PersonasConfig = field(default_factory=PersonasConfig)
     input: InputConfig = field(default_factory=InputConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _section_to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -396,6 +425,7 @@ SECTION_HELP = {
     "patterns": "Behavioural patterns: time of day, categories, payment, cohorts, category affinities (FPGrowth).",
     "insights": "KPIs and the rules that turn them into recommendations.",
     "personas": "Personas: MLlib clustering over scaled customer features, k chosen by a sweep, clusters named from their centroids.",
+    "compare": "`customer-behavior compare BASE NEW`: what changed between two runs (segment migration, slipping customers, drift).",
     "input": "Your own transaction log (run --input PATH): reading, mapping and validation. Rejected rows go to quarantine/ with a reason.",
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import platform
 import shutil
 from collections.abc import Callable
@@ -297,6 +298,10 @@ def stage_features(ctx: RunContext) -> None:
         finally:
             all_df.unpersist()
         ctx.tables["customer_features"] = ctx.spark.read.parquet(target)
+        if as_of <= bounds["last_day"]:
+            # The analysis window ends at as_of for every later stage (personas, CLV, patterns), not only for the features.
+            ctx.tables["transactions"] = transactions_df.filter(F.to_date(F.col(C.EVENT_TS)) < F.lit(as_of))
+            ctx.rows["transactions_after_as_of"] = transactions_df.filter(F.to_date(F.col(C.EVENT_TS)) >= F.lit(as_of)).count()
         ctx.rows["customers_with_features"] = counts.get(True, 0)
         ctx.rows["customers_without_orders"] = counts.get(False, 0)
         ctx.results["features"] = {
@@ -684,10 +689,12 @@ def execute(
     stages: list[Stage] | None = None,
     command: str = "run",
     progress: Callable[[str], None] | None = None,
+    job_scope: str = "",
 ) -> dict[str, Any]:
     """Run the stages into `staging` and write its manifest; return the manifest."""
     started = dt.datetime.now(dt.timezone.utc)
-    ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=StageTracker(spark, progress), command=command)
+    tracker = StageTracker(spark, progress, scope=job_scope)
+    ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=tracker, command=command)
     for stage in stages if stages is not None else RUN_STAGES:
         stage(ctx)
     manifest = _manifest(ctx, started, "complete")
@@ -715,6 +722,104 @@ def run_pipeline(
     return RunResult(path=run_dir.commit(), manifest=manifest)
 
 
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard links of every file under `source` at the same place under `target` (a copy where links fail)."""
+    for path in source.rglob("*"):
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:
+            shutil.copy2(path, destination)
+
+
+def _is_source_row(key: str) -> bool:
+    """A row count that the generate or ingest stage recorded (what a reusing date copies)."""
+    return key.endswith(("_generated", "_read", "_accepted", "_quarantined")) or "_quarantined_" in key
+
+
+def make_reuse_source_stage(first: Path, first_manifest: dict[str, Any]) -> Stage:
+    """The source stage of a later as-of date: the first date's data/ and quarantine/, linked, not redone."""
+
+    def stage_reuse_source(ctx: RunContext) -> None:
+        with ctx.tracker.stage("source", f"Reuse the data of {first.name} (linked, not generated or read again)"):
+            for name in (DATA_DIR, "quarantine"):
+                if (first / name).is_dir():
+                    _link_tree(first / name, Path(ctx.path(name)))
+            ctx.rows.update({key: n for key, n in first_manifest.get("rows", {}).items() if _is_source_row(key)})
+            for key in ("ingest", "rate_scale"):
+                if key in first_manifest.get("results", {}):
+                    ctx.results[key] = first_manifest["results"][key]
+            for name in ("transactions", "customers"):
+                if Path(ctx.path(DATA_DIR, name)).is_dir():
+                    ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
+
+    return stage_reuse_source
+
+
+def execute_dates(
+    spark: SparkSession, cfg: Config, staging: Path, dates: list[str], *, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """`run --as-of D1,D2,...`: the whole pipeline as of each date into <staging>/<date>/, in one
+    session; the data is generated or ingested once (for the first date) and linked into the others.
+    Writes and returns the manifest of the directory holding the runs."""
+    from customer_behavior.config import with_overrides
+
+    started = dt.datetime.now(dt.timezone.utc)
+    runs: list[dict[str, Any]] = []
+    first: tuple[Path, dict[str, Any]] | None = None
+    for date in dates:
+        root = Path(staging) / date
+        root.mkdir()
+        if progress:
+            progress(f"-- as of {date} (into {date}/)")
+        dated_cfg = with_overrides(cfg, {"features.as_of": date})
+        stages = RUN_STAGES if first is None else [make_reuse_source_stage(*first), *RUN_STAGES[1:]]
+        manifest = execute(spark, dated_cfg, root, stages=stages, progress=progress, job_scope=f"{date}/")
+        first = first or (root, manifest)
+        runs.append({"as_of": date, "path": date, "total_seconds": manifest["total_seconds"], "kpis": manifest["results"].get("kpis", {})})
+    manifest = {
+        "tool": TOOL_NAME,
+        "version": __version__,
+        "command": "run",
+        "kind": "as_of_dates",
+        "status": "complete",
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": cfg.generate.seed,
+        "as_of_dates": list(dates),
+        "runs": runs,
+        "total_seconds": round(sum(run["total_seconds"] for run in runs), 3),
+        "versions": versions(spark),
+        "config": cfg.to_dict(),
+    }
+    write_json(Path(staging) / MANIFEST, manifest)
+    return manifest
+
+
+def run_dates(
+    spark: SparkSession,
+    cfg: Config,
+    dates: list[str],
+    *,
+    output: str | None = None,
+    overwrite: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """`execute_dates` from Python: staged, then moved into place whole."""
+    run_dir = RunDirectory(output or cfg.output.path, overwrite=cfg.output.overwrite if overwrite is None else overwrite)
+    staging = run_dir.create()
+    try:
+        manifest = execute_dates(spark, cfg, staging, dates, progress=progress)
+    except BaseException:
+        run_dir.abort()
+        raise
+    return RunResult(path=run_dir.commit(), manifest=manifest)
+
+
 def stage_generate_only(ctx: RunContext) -> None:
     """`customer-behavior generate`: the three tables at the top of the output directory."""
     with ctx.tracker.stage("generate", f"Generate {ctx.cfg.generate.customers:,} synthetic customers (seed {ctx.cfg.generate.seed})"):
@@ -725,4 +830,4 @@ def stage_generate_only(ctx: RunContext) -> None:
 
 GENERATE_STAGES: list[Stage] = [stage_generate_only]
 
-__all__ = ["C", "RunContext", "RunResult", "execute", "run_pipeline", "RUN_STAGES", "GENERATE_STAGES"]
+__all__ = ["C", "RunContext", "RunResult", "execute", "execute_dates", "run_pipeline", "run_dates", "RUN_STAGES", "GENERATE_STAGES"]

@@ -110,11 +110,12 @@ def load_run(path: str | os.PathLike[str]) -> ReportData:
 
 def run_meta(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     results = manifest.get("results", {})
+    features = results.get("features") if isinstance(results.get("features"), dict) else {}
     return {
         "run": str(path),
         "started_at": manifest.get("started_at"),
         "seed": manifest.get("seed"),
-        "as_of": results.get("as_of"),
+        "as_of": features.get("as_of") or results.get("as_of"),  # the features stage records the as-of date
         "clv_holdout": results.get("clv", {}).get("holdout") if isinstance(results.get("clv"), dict) else None,
         **data_meta(results),
     }
