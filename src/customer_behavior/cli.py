@@ -86,6 +86,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timezone", metavar="ZONE", help='zone of event times without an offset, e.g. "Europe/Berlin" (default UTC)')
     group.add_argument("--quarantine-after", metavar="DATE", help="quarantine events on or after this date (input.as_of; default: tomorrow)")
     group.add_argument("--max-bad-fraction", type=_fraction, metavar="F", help="stop when more than this share of rows is rejected (default 0.05)")
+    group.add_argument(
+        "--duplicates", choices=("auto", "quarantine", "keep"), help="identical lines: quarantine, keep, or auto (quarantine with transaction ids, keep without; the default)"
+    )
 
 
 def _as_of_dates(text: str) -> list[str]:
@@ -195,6 +198,7 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "input.timezone": getattr(args, "timezone", None),
         "input.as_of": getattr(args, "quarantine_after", None),
         "input.max_bad_fraction": getattr(args, "max_bad_fraction", None),
+        "input.duplicates": getattr(args, "duplicates", None),
     }
     as_of_dates = getattr(args, "as_of", None)
     if as_of_dates and len(as_of_dates) == 1:

@@ -39,7 +39,7 @@ from customer_behavior.session import java_major_version
 from customer_behavior.tracking import StageTracker
 
 if TYPE_CHECKING:  # the ingest package is imported when a run reads the user's data
-    from customer_behavior.ingest.plan import TablePlan
+    from customer_behavior.ingest.plan import IngestPlan, TablePlan
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class _FinalRows:
     cached: list[DataFrame] = field(default_factory=list)  # to unpersist after the write
 
 
-def _final_rows(spark: SparkSession, table: TablePlan) -> _FinalRows:
+def _final_rows(spark: SparkSession, table: TablePlan, plan: IngestPlan | None = None) -> _FinalRows:
     """Every rule applied, the duplicate check included.
 
     Transactions: one job reads the rows (the lines of a delimited file, unparsed) and finds the
@@ -143,25 +143,31 @@ def _final_rows(spark: SparkSession, table: TablePlan) -> _FinalRows:
 
     if table.checked_df is None:
         return _FinalRows(df=table.validated_df, file=F.col(V.SOURCE_FILE))
-    copies_df = V.duplicate_copies(table.raw.df, table.raw.key_columns)
+    copies_df = plan.copies_df()
     local_df = _in_driver(spark, copies_df, _BROADCAST_COPIES_MAX)
     if local_df is not None:
         copy_sets = local_df.count()  # a local table: counted in the driver
         if copy_sets == 0:
-            return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS), file=source_file())
-        return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df)), file=source_file(), copy_sets=copy_sets)
+            return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS).withColumn(V.IS_KEPT_COPY, F.lit(False)), file=source_file())
+        return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df), plan.duplicates), file=source_file(), copy_sets=copy_sets)
     # more sets than a broadcast should hold: a shuffle join, so each row's file is taken before it
     copies_df = copies_df.persist(StorageLevel.MEMORY_AND_DISK)
-    rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file), copies_df)
+    rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file), copies_df, plan.duplicates)
     return _FinalRows(df=rows_df, file=F.col(V.SOURCE_FILE), copy_sets=copies_df.count(), cached=[copies_df])
 
 
-def _write_both_outputs(final: _FinalRows, split_dir: Path, *, canonical: list[Column], schema: StructType, source_columns: tuple[str, ...]) -> None:
-    """The one write: accepted and rejected rows, partitioned by `QUARANTINED`, into `split_dir`."""
+def _write_both_outputs(final: _FinalRows, split_dir: Path, *, canonical: list[Column], schema: StructType, source_columns: tuple[str, ...]) -> int:
+    """The one write: accepted and rejected rows, partitioned by `QUARANTINED`, into `split_dir`.
+    Returns the identical lines kept as repeated purchases (observed while writing)."""
     from customer_behavior.ingest import validation as V
 
-    both_df = V.with_both_outputs(final.df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
+    rows_df, observation = final.df, None
+    if V.IS_KEPT_COPY in rows_df.columns:
+        observation = Observation("kept copies")
+        rows_df = rows_df.observe(observation, F.count_if(F.col(V.IS_KEPT_COPY)).alias("kept"))
+    both_df = V.with_both_outputs(rows_df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
     both_df.write.mode("overwrite").partitionBy(V.QUARANTINED).parquet(str(split_dir))
+    return int(observation.get["kept"] or 0) if observation is not None else 0
 
 
 def _write_quarantine(
@@ -223,9 +229,9 @@ def stage_ingest(ctx: RunContext) -> None:
             split_dir = Path(ctx.path(_SPLIT_DIR, name))
             source_columns = table.raw.source_columns
             with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
-                final = _final_rows(ctx.spark, table)
+                final = _final_rows(ctx.spark, table, plan)
                 try:
-                    _write_both_outputs(final, split_dir, canonical=canonical, schema=schema, source_columns=source_columns)
+                    kept_copies = _write_both_outputs(final, split_dir, canonical=canonical, schema=schema, source_columns=source_columns)
                 finally:
                     for cached_df in final.cached:
                         cached_df.unpersist()
@@ -235,6 +241,11 @@ def stage_ingest(ctx: RunContext) -> None:
                 counts[None] = _parquet_rows(ctx.spark, accepted_dir)
             if name == "transactions":
                 results["copy_sets"] = final.copy_sets
+                results["duplicates"] = {"policy": input_cfg.duplicates, "identical_lines": "kept" if plan.duplicates.keep_copies else "quarantined"}
+                results["identical_lines_kept"] = kept_copies
+                ctx.rows["transactions_identical_lines_kept"] = kept_copies
+                if kept_copies:
+                    record.notes.append(f"{kept_copies:,} identical lines kept as repeated purchases (no transaction ids to tell them from a double export; --duplicates quarantine drops them)")
             acc = ingest.accounting(counts, reasons)
             if acc["read"] == 0:
                 raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
@@ -267,6 +278,7 @@ def _feature_bounds(transactions_df: DataFrame, configured_as_of: dt.date | None
     categorical values (one row), the as-of date they resolve to, and the feature domain."""
     bounds = features.event_day_bounds(transactions_df).first()
     as_of = features.resolve_as_of(configured_as_of, bounds["first_day"], bounds["last_day"])
+    features.require_spend(bounds[features.MAX_ABS_AMOUNT])
     return bounds, as_of, features.FeatureDomain.from_bounds(bounds)
 
 
@@ -298,6 +310,7 @@ def stage_features(ctx: RunContext) -> None:
             "last_event_day": bounds["last_day"].isoformat(),
             "customers": counts.get(True, 0),
             "customers_without_orders": counts.get(False, 0),
+            "has_time_of_day": bool(bounds[features.HAS_TIME_OF_DAY]),
         }
 
 
@@ -515,10 +528,12 @@ def stage_report(ctx: RunContext) -> None:
             "seed": ctx.cfg.generate.seed,
             "as_of": str(as_of) if as_of else None,
             "clv_holdout": clv_results.get("holdout") if isinstance(clv_results, dict) else None,
+            **report.data_meta(ctx.results),
         }
         data = report.load_tables(ctx.root, meta=meta)
         paths = report.write_report(data, ctx.path(report.REPORT_DIR), ctx.cfg.insights)
         ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}
+        ctx.results["report"]["sections_left_out"] = report.left_out_sections(meta)
 
 
 # --------------------------------------------------------------------------- personas (issue 4)
