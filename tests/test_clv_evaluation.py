@@ -153,8 +153,8 @@ def test_auto_chooses_the_lowest_holdout_mae(evaluation):
 
 
 def test_a_holdout_without_purchases_falls_back_and_says_why(synthetic_small):
-    later = AS_OF + dt.timedelta(days=200)  # the holdout [later - 150 days, later) has no purchases
-    evaluation = evaluate.evaluate_models(synthetic_small["transactions"], ClvConfig(holdout_days=150), as_of=later, keys=("mbgnbd",))
+    later = AS_OF + dt.timedelta(days=60)  # the holdout [AS_OF, AS_OF + 60 days) is after the last purchase
+    evaluation = evaluate.evaluate_models(synthetic_small["transactions"], ClvConfig(holdout_days=60), as_of=later, keys=("mbgnbd",))
     fitted = entry(evaluation, "mbgnbd")
     assert evaluation["total_actual"] == 0 and fitted["status"] == "ok", fitted.get("reason")
     assert fitted["churn_auc"] is None and fitted["aggregate_error_pct"] is None
