@@ -116,6 +116,14 @@ def _holdout_items(holdout: Any) -> list[tuple[str, str]]:
     return [(str(k), fmt(v, str(k))) for k, v in holdout.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:12]
 
 
+def _clv_model_table(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The holdout figures of every CLV model side by side (manifest results.clv.evaluation)."""
+    from customer_behavior.report.clv_charts import model_comparison_rows
+
+    rows = model_comparison_rows(meta.get("clv_evaluation"), meta.get("clv_choice"))
+    return table(pd.DataFrame(rows)) if rows else None
+
+
 def context(data: ReportData, sections: list[Section], recommendations: list[Recommendation], cards: list[tuple[str, str]]) -> dict[str, Any]:
     persona_columns = tuple((c, "persona" if c == C.GROUP else label) for c, label in SEGMENT_COLUMNS)
     return {
@@ -135,6 +143,8 @@ def context(data: ReportData, sections: list[Section], recommendations: list[Rec
         ),
         "affinity_table": table(_affinity_table(data)),
         "holdout_items": _holdout_items(data.meta.get("clv_holdout")),
+        "clv_model_table": _clv_model_table(data.meta),
+        "clv_choice": (data.meta.get("clv_choice") or {}).get("reason") if isinstance(data.meta.get("clv_choice"), dict) else None,
         "has_personas": data.has_personas,
         "has_clv": data.has_clv,
     }
@@ -184,6 +194,8 @@ def markdown(data: ReportData, sections: list[Section], recommendations: list[Re
     lines += ["", "## Segments", ""] + _md_table(ctx["segment_table"])
     lines += ["## Personas", ""] + (_md_table(ctx["persona_table"]) if data.has_personas else ["_Personas are not in this run._", ""])
     lines += ["## Category affinities", ""] + _md_table(ctx["affinity_table"])
+    if ctx["clv_model_table"]:
+        lines += ["## CLV models on the holdout", ""] + ([f"Model used: {md_escape(ctx['clv_choice'])}.", ""] if ctx["clv_choice"] else []) + _md_table(ctx["clv_model_table"])
     lines += ["## Charts", "", "The interactive charts are in report.html:", ""]
     lines += [f"- {md_escape(s.title)}" + ("" if s.figure is not None else f" (not shown: {md_escape(s.note)})") for s in sections]
     return "\n".join(lines) + "\n"
