@@ -24,7 +24,7 @@ from pyspark.sql.types import StructType
 from customer_behavior import TOOL_NAME, __version__, personas
 from customer_behavior import columns as C
 from customer_behavior import features, segments
-from customer_behavior.clv import choice as clv_choice, evaluate as clv_evaluate, insights as clv_insights, model as clv_model, purchase as clv_purchase
+from customer_behavior.clv import choice as clv_choice, evaluate as clv_evaluate, insights as clv_insights, intervals as clv_intervals, model as clv_model, purchase as clv_purchase
 from customer_behavior.config import PURCHASE_MODELS, Config
 from customer_behavior.errors import InputError, ModelError, OutputError
 from customer_behavior.generate import engine as generate_engine
@@ -439,6 +439,9 @@ def stage_clv(ctx: RunContext) -> None:
             truth_df = _truth_df(ctx)
             if truth_df is not None:
                 results["planted_truth"] = clv_evaluate.planted_churn_auc(clv_df, truth_df)
+            results["intervals"] = clv_intervals.interval_tables(
+                clv_df, models, cfg, customers=int(results["totals"]["customers"]), personas_df=_table(ctx, "personas")
+            )
         if evaluation is not None:
             results["evaluation"] = evaluation
             for entry in evaluation["models"]:
