@@ -35,3 +35,18 @@ def test_model_table_names_the_model_used_and_why_another_failed():
     rows = clv_charts.model_comparison_rows(EVALUATION, {"chosen": "mbgnbd"})
     assert rows[0]["model"] == "MBG/NBD" and rows[0]["used"] == "yes" and rows[0]["mae"] == 0.5
     assert rows[1] == {"model": "Pareto/NBD", "used": "", "note": "calibration period: Pareto/NBD did not converge"}
+
+
+def test_interval_table_lists_all_customers_segments_and_personas():
+    from customer_behavior.report.render import _clv_interval_table
+
+    intervals = {
+        "status": "ok",
+        "total": [{"group": "all customers", "customers": 3, "expected_purchases": 6.0, "expected_purchases_low": 5.0, "expected_purchases_high": 7.0, "total_clv": 60.0, "total_clv_low": 50.0, "total_clv_high": 70.0}],
+        "by_segment": [{"segment": "Champions", "customers": 1, "expected_purchases": 4.0, "total_clv": 40.0}],
+        "by_persona": [{"persona_name": "Bargain hunters", "customers": 2, "expected_purchases": 2.0, "total_clv": 20.0}],
+    }
+    table = _clv_interval_table(intervals)
+    assert [row[0][0] for row in table["rows"]] == ["all customers", "segment: Champions", "persona: Bargain hunters"]
+    assert table["header"][:4] == ["group", "customers", "expected purchases", "90% low"]
+    assert _clv_interval_table({"status": "skipped"}) is None

@@ -273,12 +273,12 @@ class SegmentsConfig:
 
 
 PURCHASE_MODELS = ("mbgnbd", "bgnbd", "paretonbd")
-CLV_MODELS = ("auto", *PURCHASE_MODELS, "gbt")
+CLV_MODELS = ("auto", *PURCHASE_MODELS)
 
 
 @dataclass(frozen=True)
 class ClvConfig:
-    model: str = knob("auto", 'Purchase/dropout model: "auto" (fit every model below on the calibration period, use the one with the lowest holdout MAE), "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too), "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer), "paretonbd" (Pareto/NBD, as ParetoNBDFitter: dropout at any time), or "gbt" (the CLV column from the gradient-boosted challenger; P(alive) from the auto choice).')
+    model: str = knob("auto", 'Purchase/dropout model: "auto" (fit every model below on the calibration period, use the one with the lowest holdout MAE), "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too), "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer) or "paretonbd" (Pareto/NBD, as ParetoNBDFitter: dropout at any time).')
     horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
     monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
     penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")

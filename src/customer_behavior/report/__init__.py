@@ -118,6 +118,7 @@ def run_meta(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "clv_holdout": results.get("clv", {}).get("holdout") if isinstance(results.get("clv"), dict) else None,
         "clv_evaluation": results.get("clv", {}).get("evaluation") if isinstance(results.get("clv"), dict) else None,
         "clv_choice": results.get("clv", {}).get("model_choice") if isinstance(results.get("clv"), dict) else None,
+        "clv_intervals": results.get("clv", {}).get("intervals") if isinstance(results.get("clv"), dict) else None,
     }
 
 

@@ -124,6 +124,23 @@ def _clv_model_table(meta: dict[str, Any]) -> dict[str, Any] | None:
     return table(pd.DataFrame(rows)) if rows else None
 
 
+INTERVAL_COLUMNS = (
+    ("group", "group"), ("customers", "customers"), ("expected_purchases", "expected purchases"), ("expected_purchases_low", "90% low"),
+    ("expected_purchases_high", "90% high"), ("total_clv", "total CLV"), ("total_clv_low", "CLV 90% low"), ("total_clv_high", "CLV 90% high"),
+)
+
+
+def _clv_interval_table(intervals: Any) -> dict[str, Any] | None:
+    """Total expected purchases and CLV with 90% intervals: all customers, per segment, per persona (results.clv.intervals)."""
+    if not isinstance(intervals, dict) or intervals.get("status") != "ok":
+        return None
+    rows = []
+    for part, column, label in (("total", "group", ""), ("by_segment", C.SEGMENT, "segment: "), ("by_persona", C.PERSONA_NAME, "persona: ")):
+        for row in intervals.get(part, []):
+            rows.append({**row, "group": f"{label}{row.get(column)}"})
+    return table(pd.DataFrame(rows), INTERVAL_COLUMNS) if rows else None
+
+
 def context(data: ReportData, sections: list[Section], recommendations: list[Recommendation], cards: list[tuple[str, str]]) -> dict[str, Any]:
     persona_columns = tuple((c, "persona" if c == C.GROUP else label) for c, label in SEGMENT_COLUMNS)
     return {
@@ -144,6 +161,7 @@ def context(data: ReportData, sections: list[Section], recommendations: list[Rec
         "affinity_table": table(_affinity_table(data)),
         "holdout_items": _holdout_items(data.meta.get("clv_holdout")),
         "clv_model_table": _clv_model_table(data.meta),
+        "clv_interval_table": _clv_interval_table(data.meta.get("clv_intervals")),
         "clv_choice": (data.meta.get("clv_choice") or {}).get("reason") if isinstance(data.meta.get("clv_choice"), dict) else None,
         "has_personas": data.has_personas,
         "has_clv": data.has_clv,
@@ -196,6 +214,8 @@ def markdown(data: ReportData, sections: list[Section], recommendations: list[Re
     lines += ["## Category affinities", ""] + _md_table(ctx["affinity_table"])
     if ctx["clv_model_table"]:
         lines += ["## CLV models on the holdout", ""] + ([f"Model used: {md_escape(ctx['clv_choice'])}.", ""] if ctx["clv_choice"] else []) + _md_table(ctx["clv_model_table"])
+    if ctx["clv_interval_table"]:
+        lines += ["## CLV with 90% intervals (parameter uncertainty)", ""] + _md_table(ctx["clv_interval_table"])
     lines += ["## Charts", "", "The interactive charts are in report.html:", ""]
     lines += [f"- {md_escape(s.title)}" + ("" if s.figure is not None else f" (not shown: {md_escape(s.note)})") for s in sections]
     return "\n".join(lines) + "\n"
