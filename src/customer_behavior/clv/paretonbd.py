@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln, hyp2f1, logsumexp
 
-from customer_behavior.clv.bgnbd import check_summary
+from customer_behavior.clv.bgnbd import BgNbdFit, check_summary
 from customer_behavior.clv.mle import minimise
 from customer_behavior.errors import ModelError
 
@@ -49,25 +49,11 @@ class ParetoNbdParams:
 
 
 @dataclass(frozen=True)
-class ParetoNbdFit:
-    params: ParetoNbdParams
-    neg_log_likelihood: float
-    iterations: int
-    customers: float
-    rows: int
-    standard_errors: ParetoNbdParams | None = None
-    log_covariance: np.ndarray | None = None  # of the log-parameters, for the parameter draws of the intervals
+class ParetoNbdFit(BgNbdFit):
+    """The same record as BG/NBD's (its to_dict names the model from the parameters), with Pareto/NBD parameters."""
 
-    def to_dict(self) -> dict:
-        return {
-            "model": MODEL,
-            "params": self.params.to_dict(),
-            "neg_log_likelihood": self.neg_log_likelihood,
-            "iterations": self.iterations,
-            "customers": self.customers,
-            "rows": self.rows,
-            "standard_errors": self.standard_errors.to_dict() if self.standard_errors else None,
-        }
+    params: ParetoNbdParams
+    standard_errors: ParetoNbdParams | None = None
 
 
 @dataclass(frozen=True)
