@@ -32,8 +32,28 @@ def key_of(params: PurchaseParams) -> str:
     return "mbgnbd" if params.modified else "bgnbd"
 
 
+# Pareto/NBD's likelihood costs about ten BG/NBD ones (2F1 everywhere, numerical gradient):
+# 294 s on 142,719 grouped rows against MBG/NBD's 31 s (load 22). Its fit keeps at most this
+# many customers, a seeded binomial thinning of the grouped weights (each customer kept with
+# the same probability: a uniform sample, as the hash sample; the table is sorted, so the
+# thinning is the same on any cluster). Its standard errors are those of the thinned fit.
+PARETO_MAX_CUSTOMERS = 10_000
+
+
+def thin(table: pd.DataFrame, *, max_customers: int, seed: int) -> pd.DataFrame:
+    """Each of the table's customers kept with probability max_customers / customers (rows left with no one dropped)."""
+    customers = float(table[summary.WEIGHT].sum())
+    if customers <= max_customers:
+        return table
+    rng = np.random.default_rng(seed)
+    kept = rng.binomial(table[summary.WEIGHT].to_numpy().astype(np.int64), max_customers / customers)
+    return table.assign(**{summary.WEIGHT: kept.astype(float)})[kept > 0].reset_index(drop=True)
+
+
 def fit(key: str, table: pd.DataFrame, cfg: ClvConfig) -> PurchaseFit:
     """Fit model `key` on a grouped summary (columns frequency, recency, T, weight); ModelError if it cannot be."""
+    if key == "paretonbd":
+        table = thin(table, max_customers=PARETO_MAX_CUSTOMERS, seed=cfg.sample_seed)
     columns = (table[C.BTYD_FREQUENCY], table[C.BTYD_RECENCY], table[C.BTYD_T], table[summary.WEIGHT])
     if key == "paretonbd":
         return paretonbd.fit(*columns, penalizer=cfg.penalizer, max_iterations=cfg.max_iterations)
