@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from customer_behavior import columns as C
 from customer_behavior.clv import choice, evaluate, literature, summary
 from customer_behavior.config import PURCHASE_MODELS, ClvConfig
+from customer_behavior.definitions import is_purchase
 from customer_behavior.errors import ConfigError
 
 AS_OF = dt.date(2025, 1, 1)
@@ -32,7 +33,7 @@ def evaluation(synthetic_small):
 def purchases(synthetic_small):
     """Purchase days with their spend, on the driver (5,000 customers: a test-only table)."""
     return (
-        synthetic_small["transactions"].filter(summary.is_purchase())
+        synthetic_small["transactions"].filter(is_purchase())
         .groupBy(C.CUSTOMER_ID, F.to_date(F.col(C.EVENT_TS)).alias("day"))
         .agg(F.sum(C.AMOUNT).alias("spend"))
         .toPandas()

@@ -30,6 +30,7 @@ from customer_behavior.clv import literature, model, purchase, score, summary
 from customer_behavior.clv.gamma_gamma import GammaGammaParams
 from customer_behavior.clv.purchase import PurchaseParams
 from customer_behavior.config import ClvConfig
+from customer_behavior.definitions import is_purchase
 from customer_behavior.errors import ModelError
 
 FREQUENCY_GROUP = "frequency_group"
@@ -45,7 +46,7 @@ def holdout_purchase_days(transactions_df: DataFrame, *, calibration_end: dt.dat
     """customer_id, frequency_holdout (distinct purchase days in [calibration_end, as_of)), holdout_spend."""
     day = F.to_date(F.col(C.EVENT_TS))
     return (
-        transactions_df.filter(summary.is_purchase() & (day >= F.lit(calibration_end)) & (day < F.lit(as_of)))
+        transactions_df.filter(is_purchase() & (day >= F.lit(calibration_end)) & (day < F.lit(as_of)))
         .groupBy(F.col(C.CUSTOMER_ID))
         .agg(F.countDistinct(day).cast("double").alias(C.FREQUENCY_HOLDOUT), F.sum(F.col(C.AMOUNT)).alias(HOLDOUT_SPEND))
     )
@@ -105,7 +106,7 @@ def prob_alive_histogram(frame_df: DataFrame, keys: list[str]) -> DataFrame:
 def daily_cohort_purchases(transactions_df: DataFrame, *, calibration_end: dt.date, as_of: dt.date) -> DataFrame:
     """Per day: customers first seen that day and repeat purchase days, for customers first seen before calibration_end."""
     day = F.to_date(F.col(C.EVENT_TS))
-    days_df = transactions_df.filter(summary.is_purchase() & (day < F.lit(as_of))).select(F.col(C.CUSTOMER_ID), day.alias("day")).distinct()
+    days_df = transactions_df.filter(is_purchase() & (day < F.lit(as_of))).select(F.col(C.CUSTOMER_ID), day.alias("day")).distinct()
     first = F.min(F.col("day")).over(W.partitionBy(F.col(C.CUSTOMER_ID)).rowsBetween(W.unboundedPreceding, W.unboundedFollowing))
     return (
         days_df.withColumn("first_day", first)
