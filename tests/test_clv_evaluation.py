@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from sklearn.metrics import roc_auc_score
 
 from customer_behavior import columns as C
-from customer_behavior.clv import choice, evaluate, literature, summary
+from customer_behavior.clv import choice, evaluate, literature
 from customer_behavior.config import PURCHASE_MODELS, ClvConfig
 from customer_behavior.definitions import is_purchase
 from customer_behavior.errors import ConfigError
