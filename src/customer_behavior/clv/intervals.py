@@ -78,8 +78,9 @@ def group_intervals(
         purchases, clv = rescore(sample, purchase.params_from_log(purchase_fit.params, drawn_purchase), drawn_gg, **kw)
         for k in labels:
             member = keys == k
-            ratios_p[k].append(purchases[member].sum() / base_purchases[member].sum())
-            if spend is not None:
+            if base_purchases[member].sum() > 0:  # a group expected to buy nothing has no relative change
+                ratios_p[k].append(purchases[member].sum() / base_purchases[member].sum())
+            if spend is not None and base_clv[member].sum() > 0:
                 ratios_c[k].append(clv[member].sum() / base_clv[member].sum())
     low, high = (1.0 - LEVEL) / 2.0, 1.0 - (1.0 - LEVEL) / 2.0
     out = []
