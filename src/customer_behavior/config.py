@@ -283,9 +283,13 @@ class SegmentsConfig:
         load_segment_table(self.table_file or None)
 
 
+PURCHASE_MODELS = ("mbgnbd", "bgnbd", "paretonbd")
+CLV_MODELS = ("auto", *PURCHASE_MODELS)
+
+
 @dataclass(frozen=True)
 class ClvConfig:
-    model: str = knob("mbgnbd", 'Purchase/dropout model: "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too, so their P(alive) falls with age) or "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer).')
+    model: str = knob("auto", 'Purchase/dropout model: "auto" (fit every model below on the calibration period, use the one with the lowest holdout MAE), "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too), "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer) or "paretonbd" (Pareto/NBD, as ParetoNBDFitter: dropout at any time).')
     horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
     monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
     penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")
@@ -301,8 +305,8 @@ class ClvConfig:
     calibration_end: str = knob("", "First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
 
     def __post_init__(self) -> None:
-        if self.model not in ("bgnbd", "mbgnbd"):
-            raise ConfigError(f"clv.model: {self.model!r} is not a model; use \"bgnbd\" or \"mbgnbd\"")
+        if self.model not in CLV_MODELS:
+            raise ConfigError(f"clv.model: {self.model!r} is not a model; use one of {', '.join(CLV_MODELS)}")
         if not 1 <= self.horizon_months <= 600:
             raise ConfigError(f"clv.horizon_months: {self.horizon_months} must be between 1 and 600")
         if not 0.0 <= self.monthly_discount_rate < 1.0:

@@ -25,8 +25,8 @@ from pyspark.sql.types import StructType
 from customer_behavior import TOOL_NAME, __version__, personas
 from customer_behavior import columns as C
 from customer_behavior import features, segments
-from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insights, model as clv_model
-from customer_behavior.config import Config
+from customer_behavior.clv import choice as clv_choice, evaluate as clv_evaluate, insights as clv_insights, intervals as clv_intervals, model as clv_model, purchase as clv_purchase
+from customer_behavior.config import PURCHASE_MODELS, Config
 from customer_behavior.errors import InputError, ModelError, OutputError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.local_data import literal_dataframe
@@ -395,10 +395,23 @@ def _rows(df: DataFrame) -> list[dict[str, Any]]:
     return [row.asDict() for row in df.collect()]
 
 
+def _clv_evaluation(ctx: RunContext, cfg, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+    """Every model in `keys` fitted on the calibration period and judged on the holdout (or why not)."""
+    if not cfg.evaluate:
+        return None, "clv.evaluate = false"
+    if "transactions" not in ctx.tables:
+        return None, "no transactions table"
+    try:
+        return clv_evaluate.evaluate_models(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx), keys=keys), None
+    except ModelError as exc:
+        return None, str(exc)
+
+
 def stage_clv(ctx: RunContext) -> None:
-    """BG/NBD + Gamma-Gamma: fit on a bounded summary, score every customer, evaluate on a holdout."""
+    """Purchase model + Gamma-Gamma: evaluate on a holdout, choose, fit on a bounded summary, score every customer."""
     cfg = ctx.cfg.clv
-    model_name = "MBG/NBD" if cfg.model == "mbgnbd" else "BG/NBD"
+    explicit = cfg.model in clv_purchase.NAMES
+    model_name = clv_purchase.NAMES[cfg.model] if explicit else "best of MBG/NBD, BG/NBD, Pareto/NBD on the holdout"
     with ctx.tracker.stage("clv", f"CLV and churn risk ({model_name} + Gamma-Gamma)") as record:
         features_df = ctx.tables.get("customer_features")
         if features_df is None:
@@ -410,20 +423,26 @@ def stage_clv(ctx: RunContext) -> None:
         segments_df = ctx.tables.get("rfm_segments")
         if segments_df is None:
             record.notes.append("no rfm_segments table: churn risk uses P(alive) alone (segment group 'unknown')")
+        evaluation, evaluation_error = _clv_evaluation(ctx, cfg, (cfg.model,) if explicit else PURCHASE_MODELS)
+        order, choice = clv_choice.model_order(cfg, evaluation, evaluation_error)
         try:
-            models = clv_model.fit_models(features_df, cfg)
+            models = clv_model.fit_models(features_df, cfg, keys=order)
         except ModelError as exc:  # a summary without the BTYD columns: record it, let the run go on
             record.status = "failed"
             record.notes.append(str(exc))
             ctx.results["clv"] = {"status": "failed", "reason": str(exc)}
             return
         results: dict[str, Any] = {"status": "ok" if not models.errors else "partial", **models.to_dict()}
+        choice["chosen"] = clv_purchase.key_of(models.bgnbd.params) if models.bgnbd else None
+        results["model_choice"] = choice
+        if choice["rule"] == "fallback":
+            record.notes.append(f"model choice: {choice['reason']}")
         record.notes.extend(models.errors.values())
         if models.errors:
             record.status = "partial"
         if models.bgnbd is None:
             results["table"] = None
-            record.notes.append("tables/clv not written: it needs BG/NBD")
+            record.notes.append("tables/clv not written: it needs a purchase model (BG/NBD, MBG/NBD or Pareto/NBD)")
         else:
             write_parquet(clv_model.score_customers(features_df, models, cfg, segments_df), ctx.path(TABLES_DIR, "clv"))
             clv_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "clv"))
@@ -438,12 +457,21 @@ def stage_clv(ctx: RunContext) -> None:
             truth_df = _truth_df(ctx)
             if truth_df is not None:
                 results["planted_truth"] = clv_evaluate.planted_churn_auc(clv_df, truth_df)
-        if cfg.evaluate and "transactions" in ctx.tables:
+            results["intervals"] = clv_intervals.interval_tables(
+                clv_df, models, cfg, customers=int(results["totals"]["customers"]), personas_df=_table(ctx, "personas")
+            )
+        if evaluation is not None:
+            results["evaluation"] = evaluation
+            for entry in evaluation["models"]:
+                if entry["status"] != "ok":
+                    record.notes.append(f"holdout evaluation: {entry['reason']}")
             try:
-                results["holdout"] = {"status": "ok", **clv_evaluate.evaluate_holdout(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx))}
+                results["holdout"] = {"status": "ok", **clv_evaluate.holdout_summary(evaluation, choice["chosen"] or order[0])}
             except ModelError as exc:
                 results["holdout"] = {"status": "failed", "reason": str(exc)}
-                record.notes.append(f"holdout evaluation: {exc}")
+        elif cfg.evaluate and evaluation_error != "no transactions table":
+            results["holdout"] = {"status": "failed", "reason": evaluation_error}
+            record.notes.append(f"holdout evaluation: {evaluation_error}")
         ctx.results["clv"] = results
 
 
