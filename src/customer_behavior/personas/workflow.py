@@ -176,8 +176,8 @@ def fit_personas(
         feature_model = M.fit_feature_model(inputs_df, plan)
     # The scaled vectors are not cached: every fit on them persists its own RDD of vectors
     # (MLlib does so when its input is not cached) and iterates over that, cheaper than
-    # decoding a cached DataFrame of vectors at every iteration; the sample is cached (it
-    # serves the whole sweep and its silhouettes).
+    # decoding a cached DataFrame of vectors at every iteration. The local sweep collects the
+    # sample once; the MLlib sweep (sweep_engine = spark) caches it for its many fits.
     scaled_df = feature_model.transform(inputs_df).select(C.CUSTOMER_ID, M.FEATURES_COL)
     fraction = M.sweep_fraction(cfg, customers)
     sample_df = filter_sample(scaled_df, fraction=fraction, seed=cfg.seed).coalesce(cfg.sweep_partitions)
