@@ -230,6 +230,7 @@ def _execute(
 ) -> tuple[dict, Path]:
     """Validate everything, start Spark, run the stages into staging, stop, commit."""
     from customer_behavior import pipeline
+    from customer_behavior.progress import TerminalProgress
     from customer_behavior.runio import RunDirectory
     from customer_behavior.session import check_java, get_session
 
@@ -250,11 +251,12 @@ def _execute(
             spark.sparkContext.setLogLevel("WARN")
         if cfg.spark.ui and spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
+        progress = TerminalProgress(sys.stdout)
         dates = getattr(args, "as_of", None) or []
         if len(dates) > 1:
-            manifest = pipeline.execute_dates(spark, cfg, staging, dates, progress=_say)
+            manifest = pipeline.execute_dates(spark, cfg, staging, dates, progress=progress)
         else:
-            manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
+            manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=progress)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
             spark = None

@@ -6,12 +6,13 @@ is computed, cached, written and recorded in the run manifest.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import platform
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -489,6 +490,22 @@ def _table(ctx: RunContext, name: str) -> DataFrame | None:
     return None
 
 
+@contextlib.contextmanager
+def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    """Spark SQL settings for the block, restored after it."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
 def stage_patterns(ctx: RunContext) -> None:
     from customer_behavior import patterns
 
@@ -501,17 +518,21 @@ def stage_patterns(ctx: RunContext) -> None:
         orders_df = patterns.labelled_orders(ctx.tables["transactions"], groupings, cfg).cache()
         baskets_df = None
         try:
-            for name, df in patterns.pattern_tables(orders_df, groupings, cfg).items():
-                write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
+            # Small tables from one cached input: adaptive execution would run each query stage
+            # (every shuffle of every table) as a Spark job of its own, ~5 jobs per table.
+            with _session_conf(ctx.spark, {"spark.sql.adaptive.enabled": "false"}):
+                for name, df in patterns.pattern_tables(orders_df, groupings, cfg).items():
+                    write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
             baskets_df = patterns.baskets(orders_df, cfg.basket).cache()
             affinities_df = patterns.category_affinities(baskets_df, cfg)
-            write_parquet(affinities_df.coalesce(1), ctx.path(TABLES_DIR, "patterns", "affinities"))
+            counted = Observation("affinity_rules")  # the rules counted while written, not read back
+            write_parquet(affinities_df.coalesce(1).observe(counted, F.count(F.lit(1)).alias("rules")), ctx.path(TABLES_DIR, "patterns", "affinities"))
             basket_count = baskets_df.count()
         finally:
             orders_df.unpersist()
             if baskets_df is not None:
                 baskets_df.unpersist()
-        rules = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "patterns", "affinities")).count()
+        rules = int(counted.get["rules"])
         ctx.results["patterns"] = {"tables": list(patterns.PATTERN_TABLES), "basket": cfg.basket, "baskets": basket_count, "affinity_rules": rules}
 
 
@@ -578,7 +599,9 @@ def _customer_features(ctx: RunContext) -> DataFrame:
 def stage_personas(ctx: RunContext) -> None:
     cfg = ctx.cfg.personas
     description = f"Personas: {cfg.algorithm} over k = {cfg.k_min}..{cfg.k_max}, named from their centroids"
-    with ctx.tracker.stage("personas", description) as record:
+    # Adaptive execution would run every query stage (each shuffle of the inputs, profiles and
+    # accuracy queries) as a Spark job of its own; these are small, fixed-shape queries.
+    with ctx.tracker.stage("personas", description) as record, _session_conf(ctx.spark, {"spark.sql.adaptive.enabled": "false"}):
         fit = personas.fit_personas(
             _customer_features(ctx),
             ctx.tables["transactions"],

@@ -82,9 +82,13 @@ class StageTracker:
         # Jobs tab shows instead of a call site.
         sc.setJobGroup(group, f"{name}: {description}")
         self.progress(f"{name:<10} {description} ...")
+        # a progress callback with a `live` context (progress.TerminalProgress) shows the stage live
+        live = getattr(self.progress, "live", None)
+        display = live(self.spark, name, group) if live is not None else contextlib.nullcontext()
         started = time.perf_counter()
         try:
-            yield record
+            with display:
+                yield record
             record.status = "ok" if record.status == "running" else record.status
         except BaseException:
             record.status = "failed"
