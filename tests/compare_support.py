@@ -1,5 +1,5 @@
-"""Two real runs of one generated log at two as-of dates (`run --as-of D1,D2` through
-pipeline.run_dates) and their comparison, built once per test session and shared.
+"""Two real runs of one generated log at two as-of dates (`api.run(..., as_of=[D1, D2])`, as
+`run --as-of D1,D2` does) and their comparison (`api.compare`), built once per test session.
 
 Small and quick: 2,000 customers, a short persona sweep, no CLV holdout evaluation.
 """
@@ -33,19 +33,19 @@ def small_config() -> Config:
 def dated_runs(spark, tmp_path_factory) -> Path:
     """<root>/<BASE_DATE>/ and <root>/<NEW_DATE>/: the whole pipeline at each date, data generated once."""
     if "runs" not in _CACHE:
-        from customer_behavior.pipeline import run_dates
+        from customer_behavior import api
 
         root = tmp_path_factory.mktemp("compare_runs") / "dates"
-        _CACHE["runs"] = run_dates(spark, small_config(), [BASE_DATE, NEW_DATE], output=str(root)).path
+        _CACHE["runs"] = api.run(spark, small_config(), output=str(root), as_of=[NEW_DATE, BASE_DATE], progress=False).path
     return _CACHE["runs"]
 
 
 def comparison(spark, tmp_path_factory) -> Path:
     """compare <root>/<BASE_DATE> <root>/<NEW_DATE> --output <tmp>/compare."""
     if "compare" not in _CACHE:
-        from customer_behavior.compare import compare_runs
+        from customer_behavior import api
 
         runs = dated_runs(spark, tmp_path_factory)
         target = tmp_path_factory.mktemp("compare_out") / "compare"
-        _CACHE["compare"] = compare_runs(spark, runs / BASE_DATE, runs / NEW_DATE, target).path
+        _CACHE["compare"] = api.compare(spark, runs / BASE_DATE, runs / NEW_DATE, output=target, progress=False).path
     return _CACHE["compare"]

@@ -200,7 +200,7 @@ def test_bad_input_is_reported_per_model(spark):
     one_time = fit_models(summary_df([(f"c{i}", 0.0, 0.0, float(10 + i), 0.0) for i in range(20)]), ClvConfig(model="bgnbd"))
     assert one_time.bgnbd is None and "BG/NBD cannot be fitted: no customer has a repeat purchase" in one_time.errors["bgnbd"]
     assert one_time.gamma_gamma is None and "Gamma-Gamma cannot be fitted: no repeat customers" in one_time.errors["gamma_gamma"]
-    with pytest.raises(ModelError, match="CLV scoring needs a fitted BG/NBD model"):
+    with pytest.raises(ModelError, match=r"CLV scoring needs a fitted purchase model \(BG/NBD, MBG/NBD or Pareto/NBD\): BG/NBD cannot be fitted"):
         score_customers(summary_df([("c", 0.0, 0.0, 1.0, 0.0)]), one_time, ClvConfig(model="bgnbd"))
 
     identical = fit_models(summary_df([(f"c{i}", 2.0, 10.0, 30.0, 5.0) for i in range(20)]), ClvConfig(model="bgnbd"))

@@ -212,7 +212,7 @@ def test_category_mix_matches_pandas_on_generated_data(spark, synthetic_small):
 
 def test_patterns_config_is_validated():
     with pytest.raises(ConfigError, match="patterns.basket"):
-        load_config(None, {"patterns.basket": "order"})
+        load_config(None, {"patterns.basket": "week"})
     with pytest.raises(ConfigError, match="patterns.age_bands"):
         load_config(None, {"patterns.age_bands": [40, 30]})
     with pytest.raises(ConfigError, match="patterns.min_support"):

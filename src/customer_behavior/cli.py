@@ -236,6 +236,7 @@ def _execute(
 ) -> tuple[dict, Path]:
     """Validate everything, start Spark, run the stages into staging, stop, commit."""
     from customer_behavior import pipeline
+    from customer_behavior.progress import TerminalProgress
     from customer_behavior.runio import RunDirectory
     from customer_behavior.compat import check_remote, set_log_level, ui_url
     from customer_behavior.session import check_java, get_session, remote_address
@@ -260,11 +261,12 @@ def _execute(
             set_log_level(spark, "WARN")
         if cfg.spark.ui and ui_url(spark):
             _say(f"Spark UI: {ui_url(spark)}")
+        progress = TerminalProgress(sys.stdout)
         dates = getattr(args, "as_of", None) or []
         if len(dates) > 1:
-            manifest = pipeline.execute_dates(spark, cfg, staging, dates, progress=_say)
+            manifest = pipeline.execute_dates(spark, cfg, staging, dates, progress=progress)
         else:
-            manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
+            manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=progress)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
             spark = None

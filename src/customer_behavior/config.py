@@ -104,6 +104,8 @@ class OutputConfig:
 
 PERSONA_ALGORITHMS = ("kmeans", "bisecting", "gmm")
 PERSONA_SELECTION_RULES = ("silhouette_tolerance", "silhouette_max", "elbow")
+PERSONA_SWEEP_ENGINES = ("local", "spark")
+LOCAL_SWEEP_MAX_SAMPLE = 1_000_000  # customers: the local sweep's sample is on the driver
 # The names `personas.features` accepts; customer_behavior.personas.inputs defines each one.
 PERSONA_FEATURES = (
     "log_monetary", "log_orders", "recency_days", "log_avg_order_value", "tenure_days", "weekend_share",
@@ -145,6 +147,16 @@ class PersonasConfig:
     )
     sweep_max_iter: int = knob(20, "Maximum iterations of each fit in the k sweep.")
     sweep_restarts: int = knob(3, "Fits per k in the sweep with different seeds; the lowest cost is kept. 1 = one fit per k.")
+    sweep_engine: str = knob(
+        "local",
+        "Where the k sweep's fits run: local (scikit-learn on the driver, over the bounded sweep sample collected once: a few Spark jobs) "
+        "or spark (MLlib fits: hundreds of small Spark jobs; the only choice with sweep_sample_size = 0).",
+    )
+    sweep_folds: int = knob(
+        3,
+        "local sweep: the sample is split into this many hash folds, every k is fitted on each, and k is chosen on the mean silhouette "
+        "(a stable choice); fewer folds when a fold would hold under 5,000 customers.",
+    )
     sweep_partitions: int = knob(
         2, "The sweep sample is coalesced into this many partitions: its fits are many small jobs whose cost is mostly per task."
     )
@@ -191,6 +203,15 @@ class PersonasConfig:
             raise ConfigError(f"personas.sweep_max_iter: {self.sweep_max_iter} must be at least 1")
         if not 1 <= self.sweep_restarts <= 20:
             raise ConfigError(f"personas.sweep_restarts: {self.sweep_restarts} must be between 1 and 20")
+        if self.sweep_engine not in PERSONA_SWEEP_ENGINES:
+            raise ConfigError(f"personas.sweep_engine: {self.sweep_engine!r} is not one of {', '.join(PERSONA_SWEEP_ENGINES)}")
+        if self.sweep_engine == "local" and not 0 < self.sweep_sample_size <= LOCAL_SWEEP_MAX_SAMPLE:
+            raise ConfigError(
+                f"personas.sweep_sample_size: {self.sweep_sample_size} with sweep_engine = local must be between 1 and {LOCAL_SWEEP_MAX_SAMPLE:,} "
+                "(the sample comes to the driver); use sweep_engine = spark to sweep on everyone"
+            )
+        if not 1 <= self.sweep_folds <= 10:
+            raise ConfigError(f"personas.sweep_folds: {self.sweep_folds} must be between 1 and 10")
         if self.sweep_partitions < 1:
             raise ConfigError(f"personas.sweep_partitions: {self.sweep_partitions} must be at least 1")
         if not 1 <= self.sweep_parallelism <= 16:
@@ -305,9 +326,13 @@ class SegmentsConfig:
         load_segment_table(self.table_file or None)
 
 
+PURCHASE_MODELS = ("mbgnbd", "bgnbd", "paretonbd")
+CLV_MODELS = ("auto", *PURCHASE_MODELS)
+
+
 @dataclass(frozen=True)
 class ClvConfig:
-    model: str = knob("mbgnbd", 'Purchase/dropout model: "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too, so their P(alive) falls with age) or "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer).')
+    model: str = knob("auto", 'Purchase/dropout model: "auto" (fit every model below on the calibration period, use the one with the lowest holdout MAE), "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too), "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer) or "paretonbd" (Pareto/NBD, as ParetoNBDFitter: dropout at any time).')
     horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
     monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
     penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")
@@ -323,8 +348,8 @@ class ClvConfig:
     calibration_end: str = knob("", "First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
 
     def __post_init__(self) -> None:
-        if self.model not in ("bgnbd", "mbgnbd"):
-            raise ConfigError(f"clv.model: {self.model!r} is not a model; use \"bgnbd\" or \"mbgnbd\"")
+        if self.model not in CLV_MODELS:
+            raise ConfigError(f"clv.model: {self.model!r} is not a model; use one of {', '.join(CLV_MODELS)}")
         if not 1 <= self.horizon_months <= 600:
             raise ConfigError(f"clv.horizon_months: {self.horizon_months} must be between 1 and 600")
         if not 0.0 <= self.monthly_discount_rate < 1.0:

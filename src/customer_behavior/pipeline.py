@@ -6,12 +6,13 @@ is computed, cached, written and recorded in the run manifest.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import platform
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +26,8 @@ from pyspark.sql.types import StructType
 from customer_behavior import TOOL_NAME, __version__, catalog, compat, personas
 from customer_behavior import columns as C
 from customer_behavior import features, segments
-from customer_behavior.clv import evaluate as clv_evaluate, insights as clv_insights, model as clv_model
-from customer_behavior.config import Config
+from customer_behavior.clv import choice as clv_choice, evaluate as clv_evaluate, insights as clv_insights, intervals as clv_intervals, model as clv_model, purchase as clv_purchase
+from customer_behavior.config import PURCHASE_MODELS, Config
 from customer_behavior.errors import InputError, ModelError, OutputError
 from customer_behavior.generate import engine as generate_engine
 from customer_behavior.local_data import literal_dataframe
@@ -395,10 +396,23 @@ def _rows(df: DataFrame) -> list[dict[str, Any]]:
     return [row.asDict() for row in df.collect()]
 
 
+def _clv_evaluation(ctx: RunContext, cfg, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+    """Every model in `keys` fitted on the calibration period and judged on the holdout (or why not)."""
+    if not cfg.evaluate:
+        return None, "clv.evaluate = false"
+    if "transactions" not in ctx.tables:
+        return None, "no transactions table"
+    try:
+        return clv_evaluate.evaluate_models(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx), keys=keys), None
+    except ModelError as exc:
+        return None, str(exc)
+
+
 def stage_clv(ctx: RunContext) -> None:
-    """BG/NBD + Gamma-Gamma: fit on a bounded summary, score every customer, evaluate on a holdout."""
+    """Purchase model + Gamma-Gamma: evaluate on a holdout, choose, fit on a bounded summary, score every customer."""
     cfg = ctx.cfg.clv
-    model_name = "MBG/NBD" if cfg.model == "mbgnbd" else "BG/NBD"
+    explicit = cfg.model in clv_purchase.NAMES
+    model_name = clv_purchase.NAMES[cfg.model] if explicit else "best of MBG/NBD, BG/NBD, Pareto/NBD on the holdout"
     with ctx.tracker.stage("clv", f"CLV and churn risk ({model_name} + Gamma-Gamma)") as record:
         features_df = ctx.tables.get("customer_features")
         if features_df is None:
@@ -410,20 +424,26 @@ def stage_clv(ctx: RunContext) -> None:
         segments_df = ctx.tables.get("rfm_segments")
         if segments_df is None:
             record.notes.append("no rfm_segments table: churn risk uses P(alive) alone (segment group 'unknown')")
+        evaluation, evaluation_error = _clv_evaluation(ctx, cfg, (cfg.model,) if explicit else PURCHASE_MODELS)
+        order, choice = clv_choice.model_order(cfg, evaluation, evaluation_error)
         try:
-            models = clv_model.fit_models(features_df, cfg)
+            models = clv_model.fit_models(features_df, cfg, keys=order)
         except ModelError as exc:  # a summary without the BTYD columns: record it, let the run go on
             record.status = "failed"
             record.notes.append(str(exc))
             ctx.results["clv"] = {"status": "failed", "reason": str(exc)}
             return
         results: dict[str, Any] = {"status": "ok" if not models.errors else "partial", **models.to_dict()}
+        choice["chosen"] = clv_purchase.key_of(models.bgnbd.params) if models.bgnbd else None
+        results["model_choice"] = choice
+        if choice["rule"] == "fallback":
+            record.notes.append(f"model choice: {choice['reason']}")
         record.notes.extend(models.errors.values())
         if models.errors:
             record.status = "partial"
         if models.bgnbd is None:
             results["table"] = None
-            record.notes.append("tables/clv not written: it needs BG/NBD")
+            record.notes.append("tables/clv not written: it needs a purchase model (BG/NBD, MBG/NBD or Pareto/NBD)")
         else:
             write_parquet(clv_model.score_customers(features_df, models, cfg, segments_df), ctx.path(TABLES_DIR, "clv"))
             clv_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "clv"))
@@ -438,12 +458,21 @@ def stage_clv(ctx: RunContext) -> None:
             truth_df = _truth_df(ctx)
             if truth_df is not None:
                 results["planted_truth"] = clv_evaluate.planted_churn_auc(clv_df, truth_df)
-        if cfg.evaluate and "transactions" in ctx.tables:
+            results["intervals"] = clv_intervals.interval_tables(
+                clv_df, models, cfg, customers=int(results["totals"]["customers"]), personas_df=_table(ctx, "personas")
+            )
+        if evaluation is not None:
+            results["evaluation"] = evaluation
+            for entry in evaluation["models"]:
+                if entry["status"] != "ok":
+                    record.notes.append(f"holdout evaluation: {entry['reason']}")
             try:
-                results["holdout"] = {"status": "ok", **clv_evaluate.evaluate_holdout(ctx.tables["transactions"], cfg, as_of=_as_of_date(ctx))}
+                results["holdout"] = {"status": "ok", **clv_evaluate.holdout_summary(evaluation, choice["chosen"] or order[0])}
             except ModelError as exc:
                 results["holdout"] = {"status": "failed", "reason": str(exc)}
-                record.notes.append(f"holdout evaluation: {exc}")
+        elif cfg.evaluate and evaluation_error != "no transactions table":
+            results["holdout"] = {"status": "failed", "reason": evaluation_error}
+            record.notes.append(f"holdout evaluation: {evaluation_error}")
         ctx.results["clv"] = results
 
 
@@ -461,6 +490,22 @@ def _table(ctx: RunContext, name: str) -> DataFrame | None:
     return None
 
 
+@contextlib.contextmanager
+def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    """Spark SQL settings for the block, restored after it."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
 def stage_patterns(ctx: RunContext) -> None:
     from customer_behavior import patterns
 
@@ -473,17 +518,21 @@ def stage_patterns(ctx: RunContext) -> None:
         orders_df = patterns.labelled_orders(ctx.tables["transactions"], groupings, cfg).cache()
         baskets_df = None
         try:
-            for name, df in patterns.pattern_tables(orders_df, groupings, cfg).items():
-                write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
+            # Small tables from one cached input: adaptive execution would run each query stage
+            # (every shuffle of every table) as a Spark job of its own, ~5 jobs per table.
+            with _session_conf(ctx.spark, {"spark.sql.adaptive.enabled": "false"}):
+                for name, df in patterns.pattern_tables(orders_df, groupings, cfg).items():
+                    write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
             baskets_df = patterns.baskets(orders_df, cfg.basket).cache()
             affinities_df = patterns.category_affinities(baskets_df, cfg)
-            write_parquet(affinities_df.coalesce(1), ctx.path(TABLES_DIR, "patterns", "affinities"))
+            counted = Observation("affinity_rules")  # the rules counted while written, not read back
+            write_parquet(affinities_df.coalesce(1).observe(counted, F.count(F.lit(1)).alias("rules")), ctx.path(TABLES_DIR, "patterns", "affinities"))
             basket_count = baskets_df.count()
         finally:
             orders_df.unpersist()
             if baskets_df is not None:
                 baskets_df.unpersist()
-        rules = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "patterns", "affinities")).count()
+        rules = int(counted.get["rules"])
         ctx.results["patterns"] = {"tables": list(patterns.PATTERN_TABLES), "basket": cfg.basket, "baskets": basket_count, "affinity_rules": rules}
 
 
@@ -550,7 +599,9 @@ def _customer_features(ctx: RunContext) -> DataFrame:
 def stage_personas(ctx: RunContext) -> None:
     cfg = ctx.cfg.personas
     description = f"Personas: {cfg.algorithm} over k = {cfg.k_min}..{cfg.k_max}, named from their centroids"
-    with ctx.tracker.stage("personas", description) as record:
+    # Adaptive execution would run every query stage (each shuffle of the inputs, profiles and
+    # accuracy queries) as a Spark job of its own; these are small, fixed-shape queries.
+    with ctx.tracker.stage("personas", description) as record, _session_conf(ctx.spark, {"spark.sql.adaptive.enabled": "false"}):
         fit = personas.fit_personas(
             _customer_features(ctx),
             ctx.tables["transactions"],

@@ -82,10 +82,14 @@ class StageTracker:
         record = StageRecord(name=name, description=description)
         self.records.append(record)
         self.progress(f"{name:<10} {description} ...")
+        # a progress callback with a `live` context (progress.TerminalProgress) shows the stage live
+        live = getattr(self.progress, "live", None)
+        display = live(self.spark, name, group) if live is not None else contextlib.nullcontext()
         started = time.perf_counter()
         with compat.labelled_jobs(self.spark, group, f"{name}: {description}"):
             try:
-                yield record
+                with display:
+                    yield record
                 record.status = "ok" if record.status == "running" else record.status
             except BaseException:
                 record.status = "failed"

@@ -52,6 +52,7 @@ class BgNbdFit:
     customers: float  # sum of the weights the fit used
     rows: int
     standard_errors: BgNbdParams | None = None
+    log_covariance: np.ndarray | None = None  # of the log-parameters, for the parameter draws of the intervals
 
     def to_dict(self) -> dict:
         return {
@@ -170,6 +171,7 @@ def fit(
     return BgNbdFit(
         params=params, neg_log_likelihood=result.neg_log_likelihood, iterations=result.iterations, customers=float(weights.sum()), rows=len(x),
         standard_errors=BgNbdParams(r=se_r, alpha=float(se_alpha / scale), a=se_a, b=se_b, modified=modified),
+        log_covariance=np.linalg.inv(result.hessian) / float(weights.sum()),  # time scaling shifts log alpha only: the same in days
     )
 
 

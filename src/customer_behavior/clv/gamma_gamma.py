@@ -44,6 +44,7 @@ class GammaGammaFit:
     customers: float
     rows: int
     standard_errors: dict[str, float] | None = None
+    log_covariance: np.ndarray | None = None  # of the log-parameters, for the parameter draws of the intervals
 
     def to_dict(self) -> dict:
         return {
@@ -102,6 +103,7 @@ def fit(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = None, *, pena
         params=GammaGammaParams(p=p, q=q, v=v), neg_log_likelihood=result.neg_log_likelihood, iterations=result.iterations,
         customers=float(weights.sum()), rows=len(x),
         standard_errors=dict(zip(PARAM_NAMES, (float(v) for v in result.standard_errors(float(weights.sum()))))),
+        log_covariance=np.linalg.inv(result.hessian) / float(weights.sum()),
     )
 
 

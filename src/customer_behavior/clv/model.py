@@ -21,8 +21,8 @@ from typing import Any
 from pyspark.sql import DataFrame, functions as F
 
 from customer_behavior import columns as C
-from customer_behavior.clv import bgnbd, gamma_gamma, risk, score, summary
-from customer_behavior.clv.bgnbd import BgNbdFit
+from customer_behavior.clv import gamma_gamma, purchase, risk, score, summary
+from customer_behavior.clv.purchase import PurchaseFit
 from customer_behavior.clv.gamma_gamma import GammaGammaFit
 from customer_behavior.config import ClvConfig
 from customer_behavior.errors import ModelError
@@ -34,7 +34,7 @@ SUMMARY_COLUMNS = (C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T, C.BTYD_MONETARY_V
 
 @dataclass
 class ClvModels:
-    bgnbd: BgNbdFit | None = None
+    bgnbd: PurchaseFit | None = None  # the purchase model used (BG/NBD, MBG/NBD or Pareto/NBD); the key kept for the manifest's readers
     gamma_gamma: GammaGammaFit | None = None
     errors: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -54,21 +54,28 @@ def check_columns(summary_df: DataFrame) -> None:
         raise ModelError(f"CLV: the customer summary lacks {', '.join(missing)} (has: {', '.join(summary_df.columns)})")
 
 
-def fit_bgnbd(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: ClvConfig) -> tuple[BgNbdFit, dict]:
-    """BG/NBD, or MBG/NBD with clv.model = "mbgnbd"."""
-    modified = cfg.model == "mbgnbd"
-    name = bgnbd.MODIFIED_MODEL if modified else bgnbd.MODEL
+def purchase_key(cfg: ClvConfig) -> str:
+    """The purchase model an explicit clv.model names ("auto" and "gbt" are resolved by the stage; MBG/NBD by default)."""
+    return cfg.model if cfg.model in purchase.NAMES else "mbgnbd"
+
+
+def grouped_purchase_summary(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: ClvConfig, name: str) -> summary.GroupedSummary:
+    """The bounded grouped (frequency, recency, T) summary every purchase model is fitted on (one collect for all)."""
     if counts.invalid_rows:
         raise ModelError(f"{name} cannot be fitted: {counts.invalid_rows} customers have a missing or impossible (frequency, recency, T) (recency must be within [0, T], 0 for frequency 0)")
     if counts.repeat_customers == 0:
         raise ModelError(f"{name} cannot be fitted: no customer has a repeat purchase (every frequency is 0), so purchase rate and dropout are not identifiable")
-    grouped = summary.bounded_grouped_summary(
+    return summary.bounded_grouped_summary(
         summary_df, summary.group_bgnbd_summary, customers=counts.customers, max_rows=cfg.max_summary_rows, seed=cfg.sample_seed, model=name,
         approx_rows=counts.approx_bgnbd_rows,
     )
-    table = grouped.table
-    fitted = bgnbd.fit(table[C.BTYD_FREQUENCY], table[C.BTYD_RECENCY], table[C.BTYD_T], table[summary.WEIGHT], penalizer=cfg.penalizer, max_iterations=cfg.max_iterations, modified=modified)
-    return fitted, grouped.to_dict()
+
+
+def fit_bgnbd(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: ClvConfig, key: str | None = None) -> tuple[PurchaseFit, dict]:
+    """The purchase model `key` (default: the one clv.model names): BG/NBD, MBG/NBD or Pareto/NBD."""
+    key = key or purchase_key(cfg)
+    grouped = grouped_purchase_summary(summary_df, counts, cfg, purchase.NAMES[key])
+    return purchase.fit(key, grouped.table, cfg), grouped.to_dict()
 
 
 def fit_gamma_gamma(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: ClvConfig) -> tuple[GammaGammaFit, dict]:
@@ -92,24 +99,34 @@ def fit_gamma_gamma(summary_df: DataFrame, counts: summary.SummaryCounts, cfg: C
     return fitted, {**grouped.to_dict(), "excluded_nonpositive_monetary": counts.repeat_nonpositive_monetary if cfg.exclude_nonpositive_monetary else 0}
 
 
-def fit_models(summary_df: DataFrame, cfg: ClvConfig) -> ClvModels:
-    """Fit BG/NBD and Gamma-Gamma; a model that cannot be fitted is recorded in `errors`, not raised."""
+def fit_models(summary_df: DataFrame, cfg: ClvConfig, keys: tuple[str, ...] | None = None) -> ClvModels:
+    """Fit a purchase model and Gamma-Gamma; a model that cannot be fitted is recorded in `errors`, not raised.
+
+    `keys`: the purchase models to try in order (default: the one clv.model names); the first
+    that fits is used, and why the ones before it failed is in info["purchase_fallbacks"].
+    """
     check_columns(summary_df)
     counts = summary.summary_counts(summary_df)
     models = ClvModels(info={"summary": counts.to_dict()})
-    try:
-        models.bgnbd, models.info["bgnbd_fit_data"] = fit_bgnbd(summary_df, counts, cfg)
-    except ModelError as exc:
-        log.warning("%s", exc)
-        models.errors["bgnbd"] = str(exc)
+    failures: dict[str, str] = {}
+    for key in keys or (purchase_key(cfg),):
+        try:
+            models.bgnbd, models.info["bgnbd_fit_data"] = fit_bgnbd(summary_df, counts, cfg, key)
+            break
+        except ModelError as exc:
+            log.warning("%s", exc)
+            failures[key] = str(exc)
+    if models.bgnbd is None:
+        models.errors["bgnbd"] = "; ".join(failures.values())
+    elif failures:
+        models.info["purchase_fallbacks"] = failures
     try:
         models.gamma_gamma, models.info["gamma_gamma_fit_data"] = fit_gamma_gamma(summary_df, counts, cfg)
     except ModelError as exc:
         log.warning("%s", exc)
         models.errors["gamma_gamma"] = str(exc)
     if models.bgnbd is not None:
-        terms, truncated = score.worst_case_terms(models.bgnbd.params, cfg.horizon_months * score.DAYS_PER_MONTH, cfg.max_series_terms, min_T=counts.min_T)
-        models.info["series"] = {"max_terms_needed": terms, "truncated": truncated}
+        models.info["series"] = purchase.series_check(models.bgnbd.params, cfg, counts.min_T)
     return models
 
 
@@ -122,17 +139,14 @@ CLV_COLUMNS = (
 def score_customers(summary_df: DataFrame, models: ClvModels, cfg: ClvConfig, segments_df: DataFrame | None = None) -> DataFrame:
     """The clv table: one row per customer of `summary_df` (requires a fitted BG/NBD)."""
     if models.bgnbd is None:
-        raise ModelError(f"CLV scoring needs a fitted BG/NBD model: {models.errors.get('bgnbd', 'not fitted')}")
+        raise ModelError(f"CLV scoring needs a fitted purchase model (BG/NBD, MBG/NBD or Pareto/NBD): {models.errors.get('bgnbd', 'not fitted')}")
     base_df = summary_df.select(F.col(C.CUSTOMER_ID), *[F.col(c) for c in SUMMARY_COLUMNS])
     if segments_df is not None:
         base_df = base_df.join(segments_df.select(F.col(C.CUSTOMER_ID), F.col(C.SEGMENT)), on=C.CUSTOMER_ID, how="left")
     else:
         base_df = base_df.withColumn(C.SEGMENT, F.lit(None).cast("string"))
     return (
-        base_df.transform(
-            score.with_bgnbd_scores, models.bgnbd.params, horizon_months=cfg.horizon_months,
-            monthly_discount_rate=cfg.monthly_discount_rate, max_terms=cfg.max_series_terms,
-        )
+        base_df.transform(purchase.with_scores, models.bgnbd.params, cfg)
         .transform(score.with_spend_and_clv, models.gamma_gamma.params if models.gamma_gamma else None)
         .transform(risk.with_churn_risk, low=cfg.prob_alive_low, high=cfg.prob_alive_high)
         .select(*[F.col(c) for c in CLV_COLUMNS])

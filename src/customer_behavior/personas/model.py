@@ -117,6 +117,7 @@ class SweepPoint:
     silhouette: float
     cost: float
     clusters: int  # clusters the fit actually produced (can be fewer than k on degenerate data)
+    silhouette_sd: float = 0.0  # spread of the silhouette over the local sweep's folds (0: one fit)
 
 
 def check_k_range(cfg: PersonasConfig, customers: int) -> None:
@@ -197,10 +198,10 @@ def choose_k(points: list[SweepPoint], rule: str, tolerance: float) -> tuple[int
 
 def sweep_table_rows(points: list[SweepPoint], chosen_k: int, *, sample_size: int, algorithm: str) -> list[tuple]:
     measure = "neg_log_likelihood" if algorithm == "gmm" else "within_cluster_sse"
-    return [(p.k, p.silhouette, p.cost, measure, p.clusters, sample_size, p.k == chosen_k) for p in points]
+    return [(p.k, p.silhouette, p.cost, measure, p.clusters, sample_size, p.silhouette_sd, p.k == chosen_k) for p in points]
 
 
-SWEEP_SCHEMA = "k int, silhouette double, cost double, cost_measure string, clusters int, sample_size long, is_chosen boolean"
+SWEEP_SCHEMA = "k int, silhouette double, cost double, cost_measure string, clusters int, sample_size long, silhouette_sd double, is_chosen boolean"
 
 
 # --------------------------------------------------------------------------- save / load

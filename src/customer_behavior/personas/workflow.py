@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, Window as W, functions as F
 
@@ -35,6 +36,7 @@ from customer_behavior.personas.inputs import (
     share_column,
     with_fixed_layout,
 )
+from customer_behavior.personas.local_sweep import LocalSample, collect_sample, sweep_local
 from customer_behavior.personas.naming import name_clusters
 from customer_behavior.personas.profiles import (
     MODE_COLUMNS,
@@ -47,6 +49,9 @@ from customer_behavior.personas.profiles import (
 )
 
 log = logging.getLogger(__name__)
+
+# A fold of the local sweep holds at least this many customers (fewer folds on small samples).
+MIN_FOLD_CUSTOMERS = 5_000
 
 
 @contextlib.contextmanager
@@ -126,6 +131,18 @@ def descriptive_df(assigned_df: DataFrame, features_df: DataFrame, inputs_df: Da
     return df
 
 
+def run_local_sweep(sample: LocalSample, cfg: PersonasConfig) -> tuple[list[M.SweepPoint], int]:
+    """The sweep's points from scikit-learn fits on the collected sample, and the folds used."""
+    folds = max(1, min(cfg.sweep_folds, len(sample.vectors) // MIN_FOLD_CUSTOMERS))
+    points = []
+    for k, silhouettes, costs, produced in sweep_local(sample, cfg, folds=folds):
+        valid = [s for s in silhouettes if s == s]
+        mean = float(np.mean(valid)) if len(valid) == len(silhouettes) and valid else float("nan")
+        spread = float(np.std(valid)) if len(valid) > 1 else 0.0
+        points.append(M.SweepPoint(k=k, silhouette=mean, cost=float(np.mean(costs)), clusters=min(produced), silhouette_sd=spread))
+    return points, folds
+
+
 def fit_personas(
     features_df: DataFrame,
     transactions_df: DataFrame,
@@ -159,25 +176,40 @@ def fit_personas(
         feature_model = M.fit_feature_model(inputs_df, plan)
     # The scaled vectors are not cached: every fit on them persists its own RDD of vectors
     # (MLlib does so when its input is not cached) and iterates over that, cheaper than
-    # decoding a cached DataFrame of vectors at every iteration; the sample is cached (it
-    # serves the whole sweep and its silhouettes).
+    # decoding a cached DataFrame of vectors at every iteration. The local sweep collects the
+    # sample once; the MLlib sweep (sweep_engine = spark) caches it for its many fits.
     scaled_df = feature_model.transform(inputs_df).select(C.CUSTOMER_ID, M.FEATURES_COL)
     fraction = M.sweep_fraction(cfg, customers)
-    sample_df = filter_sample(scaled_df, fraction=fraction, seed=cfg.seed).coalesce(cfg.sweep_partitions).cache()
-    cached.append(sample_df)
-    with _timed("sweep sample"):
-        sample_size = sample_df.count() if fraction < 1.0 else customers
+    sample_df = filter_sample(scaled_df, fraction=fraction, seed=cfg.seed).coalesce(cfg.sweep_partitions)
+    local = None
+    if cfg.sweep_engine == "local":
+        # one job: the bounded sample to the driver; no cache, no count
+        with _timed("sweep sample (to the driver)"):
+            local = collect_sample(sample_df, features_col=M.FEATURES_COL, seed=cfg.seed)
+        sample_size = len(local.vectors)
+    else:
+        sample_df = sample_df.cache()
+        cached.append(sample_df)
+        with _timed("sweep sample"):
+            sample_size = sample_df.count() if fraction < 1.0 else customers
     if fraction < 1.0:
         if sample_size < cfg.k_max:
             raise InputError(f"personas.sweep_sample_size: the sample has {sample_size} customers, fewer than personas.k_max ({cfg.k_max}); raise it")
         notes.append(f"personas: the k sweep fitted on a hash sample of {sample_size:,} of {customers:,} customers; the final model on everyone")
 
-    with _timed("sweep"):
-        points, models = M.sweep(sample_df, cfg)
+    models: dict[int, Any] = {}
+    if local is not None:
+        with _timed("sweep (local)"):
+            points, folds = run_local_sweep(local, cfg)
+        if folds > 1:
+            notes.append(f"personas: k chosen on the mean silhouette over {folds} hash folds of the sweep sample (scikit-learn on the driver)")
+    else:
+        with _timed("sweep"):
+            points, models = M.sweep(sample_df, cfg)
     chosen_k, rule = M.choose_k(points, cfg.selection, cfg.silhouette_tolerance)
     # Without a sample the sweep already saw everyone: its fit is the final one when the
     # sweep's fits were as thorough as the final fit's.
-    same_fit = fraction >= 1.0 and (cfg.sweep_restarts, cfg.sweep_max_iter) == (cfg.restarts, cfg.max_iter)
+    same_fit = bool(models) and fraction >= 1.0 and (cfg.sweep_restarts, cfg.sweep_max_iter) == (cfg.restarts, cfg.max_iter)
     with _timed(f"final fit (k={chosen_k})"):
         cluster_model = models[chosen_k] if same_fit else M.fit_best(scaled_df if fraction < 1.0 else sample_df, cfg, chosen_k)
     model = M.full_model(feature_model, cluster_model)

@@ -117,6 +117,9 @@ def run_meta(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "seed": manifest.get("seed"),
         "as_of": features.get("as_of") or results.get("as_of"),  # the features stage records the as-of date
         "clv_holdout": results.get("clv", {}).get("holdout") if isinstance(results.get("clv"), dict) else None,
+        "clv_evaluation": results.get("clv", {}).get("evaluation") if isinstance(results.get("clv"), dict) else None,
+        "clv_choice": results.get("clv", {}).get("model_choice") if isinstance(results.get("clv"), dict) else None,
+        "clv_intervals": results.get("clv", {}).get("intervals") if isinstance(results.get("clv"), dict) else None,
         **data_meta(results),
     }
 
@@ -205,7 +208,7 @@ def script_json(data: Any) -> str:
 
 
 def build_sections(data: ReportData) -> list[Section]:
-    from customer_behavior.report import charts
+    from customer_behavior.report import charts, clv_charts
 
     p = data.patterns
     no_personas = "Personas are not in this run (tables/persona_profiles and the persona assignments are absent)."
@@ -228,6 +231,14 @@ def build_sections(data: ReportData) -> list[Section]:
         ("cohorts", "Cohort retention", "Share of each monthly acquisition cohort that orders again N months after its first order.", charts.cohort_heatmap(p.get("cohorts")), "No orders."),
         ("affinities", "Category affinities", "FPGrowth association rules between categories: lift (darker = higher confidence; hover for support and confidence).", charts.affinities(p.get("affinities")), "No rule reached the minimum support and confidence."),
         ("clv", "CLV and churn risk", "Predicted customer lifetime value and customers at high churn risk per segment.", charts.clv_churn(data.segments) if data.has_clv else None, no_clv),
+    ]
+    evaluation = data.meta.get("clv_evaluation")
+    no_evaluation = "The CLV holdout evaluation is not in this run (clv.evaluate = false, or no model could be fitted on the calibration period)."
+    specs += [
+        ("clv_tracking", "CLV models: tracking", "Cumulative repeat purchases week by week, actual against each model's expectation, over the calibration period and the holdout (dotted line).", clv_charts.tracking(evaluation), no_evaluation),
+        ("clv_by_frequency", "CLV models: holdout by calibration frequency", "Mean purchases in the holdout by repeat purchases in the calibration period, actual against each model.", clv_charts.holdout_by_frequency(evaluation), no_evaluation),
+        ("clv_reliability", "CLV models: P(alive) reliability", "P(alive) deciles at the calibration end against the share of customers who bought in the holdout; the AUC of 1 - P(alive) for no purchase in the legend.", clv_charts.reliability(evaluation), no_evaluation),
+        ("clv_spend", "CLV models: Gamma-Gamma spend", "Expected against observed mean spend per purchase day in the holdout, by calibration frequency.", clv_charts.spend_by_frequency(evaluation), no_evaluation),
     ]
     if not data.has_personas:
         specs = [s if s[0] not in ("persona_profiles", "persona_sweep", "category_persona") else (*s[:3], None, no_personas) for s in specs]

@@ -120,6 +120,31 @@ def _holdout_items(holdout: Any) -> list[tuple[str, str]]:
     return [(str(k), fmt(v, str(k))) for k, v in holdout.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:12]
 
 
+def _clv_model_table(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The holdout figures of every CLV model side by side (manifest results.clv.evaluation)."""
+    from customer_behavior.report.clv_charts import model_comparison_rows
+
+    rows = model_comparison_rows(meta.get("clv_evaluation"), meta.get("clv_choice"))
+    return table(pd.DataFrame(rows)) if rows else None
+
+
+INTERVAL_COLUMNS = (
+    ("group", "group"), ("customers", "customers"), ("expected_purchases", "expected purchases"), ("expected_purchases_low", "90% low"),
+    ("expected_purchases_high", "90% high"), ("total_clv", "total CLV"), ("total_clv_low", "CLV 90% low"), ("total_clv_high", "CLV 90% high"),
+)
+
+
+def _clv_interval_table(intervals: Any) -> dict[str, Any] | None:
+    """Total expected purchases and CLV with 90% intervals: all customers, per segment, per persona (results.clv.intervals)."""
+    if not isinstance(intervals, dict) or intervals.get("status") != "ok":
+        return None
+    rows = []
+    for part, column, label in (("total", "group", ""), ("by_segment", C.SEGMENT, "segment: "), ("by_persona", C.PERSONA_NAME, "persona: ")):
+        for row in intervals.get(part, []):
+            rows.append({**row, "group": f"{label}{row.get(column)}"})
+    return table(pd.DataFrame(rows), INTERVAL_COLUMNS) if rows else None
+
+
 def context(data: ReportData, sections: list[Section], recommendations: list[Recommendation], cards: list[tuple[str, str]]) -> dict[str, Any]:
     persona_columns = tuple((c, "persona" if c == C.GROUP else label) for c, label in SEGMENT_COLUMNS)
     return {
@@ -139,6 +164,9 @@ def context(data: ReportData, sections: list[Section], recommendations: list[Rec
         ),
         "affinity_table": table(_affinity_table(data)),
         "holdout_items": _holdout_items(data.meta.get("clv_holdout")),
+        "clv_model_table": _clv_model_table(data.meta),
+        "clv_interval_table": _clv_interval_table(data.meta.get("clv_intervals")),
+        "clv_choice": (data.meta.get("clv_choice") or {}).get("reason") if isinstance(data.meta.get("clv_choice"), dict) else None,
         "has_personas": data.has_personas,
         "has_clv": data.has_clv,
     }
@@ -190,6 +218,10 @@ def markdown(data: ReportData, sections: list[Section], recommendations: list[Re
     lines += ["", "## Segments", ""] + _md_table(ctx["segment_table"])
     lines += ["## Personas", ""] + (_md_table(ctx["persona_table"]) if data.has_personas else ["_Personas are not in this run._", ""])
     lines += ["## Category affinities", ""] + _md_table(ctx["affinity_table"])
+    if ctx["clv_model_table"]:
+        lines += ["## CLV models on the holdout", ""] + ([f"Model used: {md_escape(ctx['clv_choice'])}.", ""] if ctx["clv_choice"] else []) + _md_table(ctx["clv_model_table"])
+    if ctx["clv_interval_table"]:
+        lines += ["## CLV with 90% intervals (parameter uncertainty)", ""] + _md_table(ctx["clv_interval_table"])
     lines += ["## Charts", "", "The interactive charts are in report.html:", ""]
     lines += [f"- {md_escape(s.title)}" + ("" if s.figure is not None else f" (not shown: {md_escape(s.note)})") for s in sections]
     return "\n".join(lines) + "\n"

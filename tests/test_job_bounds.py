@@ -1,0 +1,49 @@
+"""A run costs what its data costs: the number of Spark jobs of every stage is bounded
+(personas at most 60, every other stage at most 40) whatever the data, as the manifest
+records it. Job counts are deterministic for a given input and configuration, so they
+can be asserted; times cannot and are measured in benchmarks/ instead.
+
+One run of the whole pipeline through `run --input` on a CSV of 5,000 generated
+customers' transactions (the ingest stage included), with the default configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from customer_behavior import pipeline
+from customer_behavior.config import Config, InputConfig
+
+PERSONAS_MAX_JOBS = 60
+STAGE_MAX_JOBS = 40
+
+
+@pytest.fixture(scope="module")
+def csv_run_manifest(spark, synthetic_small, tmp_path_factory):
+    root = tmp_path_factory.mktemp("job_bounds")
+    csv_dir = root / "input"
+    synthetic_small["transactions"].coalesce(1).write.option("header", True).csv(str(csv_dir))
+    cfg = dataclasses.replace(Config(), input=InputConfig(path=str(csv_dir), format="csv"))
+    return pipeline.execute(spark, cfg, root / "run")
+
+
+def test_every_stage_runs_a_bounded_number_of_spark_jobs(csv_run_manifest):
+    jobs = {stage["name"]: stage["spark"]["jobs"] for stage in csv_run_manifest["stages"]}
+    assert list(jobs) == ["ingest", "features", "segments", "personas", "clv", "patterns", "insights", "report"]
+    assert all(stage["status"] == "ok" for stage in csv_run_manifest["stages"])
+    assert 0 < jobs["personas"] <= PERSONAS_MAX_JOBS, jobs
+    over = {name: n for name, n in jobs.items() if name not in ("personas", "clv") and n > STAGE_MAX_JOBS}
+    assert over == {}, jobs
+
+
+def test_clv_stage_runs_a_bounded_number_of_spark_jobs(csv_run_manifest):
+    # its own test: the clv stage (models, evaluation) is being extended in issue 19, which bounds it
+    jobs = {stage["name"]: stage["spark"]["jobs"] for stage in csv_run_manifest["stages"]}
+    assert 0 < jobs["clv"] <= STAGE_MAX_JOBS, jobs
+
+
+def test_the_sweep_ran_on_the_driver_over_folds(csv_run_manifest):
+    result = csv_run_manifest["results"]["personas"]
+    assert result["sweep_sample_size"] == result["customers"]  # 5,000 customers: all of them in the sample
+    assert 2 <= result["k"] <= 10
