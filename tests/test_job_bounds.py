@@ -25,7 +25,8 @@ def csv_run_manifest(spark, synthetic_small, tmp_path_factory):
     csv_dir = root / "input"
     synthetic_small["transactions"].coalesce(1).write.option("header", True).csv(str(csv_dir))
     cfg = dataclasses.replace(Config(), input=InputConfig(path=str(csv_dir), format="csv"))
-    return pipeline.execute(spark, cfg, root / "run")
+    # its own job groups: the suite's session also ran other pipelines, whose stages share the names
+    return pipeline.execute(spark, cfg, root / "run", job_scope="job-bounds/")
 
 
 def test_every_stage_runs_a_bounded_number_of_spark_jobs(csv_run_manifest):
