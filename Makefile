@@ -29,8 +29,8 @@ $(BIN35)/activate:
 
 $(VENV35)/.installed: pyproject.toml | $(BIN35)/activate
 	$(BIN35)/pip install -q --upgrade pip
-	# PySpark 3.5's pandas API (imported by pyspark.testing) still uses np.NaN: NumPy 1.x.
-	$(BIN35)/pip install -q -e '.[test]' 'pyspark>=3.5,<3.6' 'numpy<2'
+	# PySpark 3.5's pandas API (imported by pyspark.testing) still uses np.NaN: NumPy 1.x, and a pyarrow built for it.
+	$(BIN35)/pip install -q -e '.[test]' 'pyspark>=3.5,<3.6' 'numpy<2' 'pyarrow<19'
 	touch $@
 
 test-spark35: $(VENV35)/.installed
