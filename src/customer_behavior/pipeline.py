@@ -344,6 +344,7 @@ def stage_segments(ctx: RunContext) -> None:
             .write.mode("overwrite")
             .partitionBy(segments.SLUG)
             .option("header", True)
+            .option("escape", '"')  # standard CSV (RFC 4180): a quote inside a field is doubled, not \"
             .csv(str(staging))
         )
         files = _move_segment_exports(staging, Path(ctx.path("exports", "segments")), table, list(segments.EXPORT_COLUMNS))
