@@ -208,7 +208,11 @@ def _execute(
         owns_session = SparkSession.getActiveSession() is None
         event_log = str(staging / "spark-events") if cfg.spark.event_log else None
         _say(f"{TOOL_NAME} {command}: starting Spark ({cfg.spark.master or 'local mode'})")
+        starting = _interrupt_quietly(defer=True)
         spark = get_session(cfg.spark, event_log_dir=event_log)
+        _interrupt_quietly()  # again: creating the SparkContext installs PySpark's handler
+        if starting.pending:
+            raise KeyboardInterrupt
         if args.debug:
             spark.sparkContext.setLogLevel("WARN")
         if cfg.spark.ui and spark.sparkContext.uiWebUrl:
@@ -219,14 +223,52 @@ def _execute(
             spark = None
         path = run_dir.commit()
         return manifest, path
-    except BaseException:
+    except BaseException as exc:
+        if spark is None and owns_session and isinstance(exc, KeyboardInterrupt):
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.getActiveSession()  # interrupted while it was being created
         if spark is not None and owns_session:
             try:
+                if isinstance(exc, KeyboardInterrupt):
+                    spark.sparkContext.setLogLevel("OFF")  # the cancelled tasks' and writers' traces
                 spark.stop()
             except Exception:  # noqa: BLE001 - already failing; the first error matters
                 pass
         run_dir.abort()
         raise
+
+
+class _Interrupts:
+    pending = False  # a Ctrl-C held back while the JVM was starting
+
+
+def _interrupt_quietly(*, defer: bool = False) -> _Interrupts:
+    """Ctrl-C ends a run with one line: no Python or Java traces.
+
+    PySpark's own SIGINT handler calls into the JVM from inside the call it interrupts (py4j
+    then logs the failed call's traceback at ERROR, and the session can no longer be stopped,
+    so the JVM's shutdown hook prints its own). This one only raises KeyboardInterrupt, with
+    logging silenced; `_execute` then stops Spark with its log switched off, and `main`
+    prints the one line. With `defer` (while the JVM starts: interrupted then, it would go on
+    starting without us and print its own trace) the first Ctrl-C is only recorded in the
+    result, a second one raises at once."""
+    import signal
+    import threading
+
+    state = _Interrupts()
+    if threading.current_thread() is not threading.main_thread():
+        return state
+
+    def _interrupted(_signum: int, _frame: object) -> None:
+        if defer and not state.pending:
+            state.pending = True
+            return
+        logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _interrupted)
+    return state
 
 
 def _print_summary(manifest: dict, path: Path) -> None:
