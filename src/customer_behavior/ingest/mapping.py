@@ -49,7 +49,9 @@ class SourceOptions:
     quote: str = '"'
     escape: str = '"'  # RFC 4180 / spreadsheet style: a quote inside quotes is doubled
     column_names: tuple[str, ...] = ()
-    encoding: str = "UTF-8"
+    encoding: str = "UTF-8"  # a byte-order mark wins (a UTF-16 file is read as UTF-16)
+    # quoted fields with line breaks: "auto" (when the first lines hold such a record), True, False
+    multiline: str | bool = "auto"
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def _check_keys(section: str, table: Any, allowed: tuple[str, ...]) -> dict[str,
 
 
 def _source(section: str, table: Any, base: SourceOptions) -> SourceOptions:
-    table = _check_keys(section, table, ("format", "delimiter", "header", "quote", "escape", "column_names", "encoding"))
+    table = _check_keys(section, table, ("format", "delimiter", "header", "quote", "escape", "column_names", "encoding", "multiline"))
     values: dict[str, Any] = {}
     for key in ("format", "delimiter", "quote", "escape", "encoding"):
         if key in table:
@@ -131,6 +133,10 @@ def _source(section: str, table: Any, base: SourceOptions) -> SourceOptions:
         values["header"] = _bool(f"{section}.header", table["header"])
     if "column_names" in table:
         values["column_names"] = _str_list(f"{section}.column_names", table["column_names"])
+    if "multiline" in table:
+        if table["multiline"] not in ("auto", True, False):
+            raise ConfigError(f"{section}.multiline: {table['multiline']!r} is not \"auto\", true or false")
+        values["multiline"] = table["multiline"]
     return replace(base, **values)
 
 
@@ -290,7 +296,12 @@ quote = '"'
 # The character that escapes a quote inside a quoted field: '"' for doubled quotes ("" as in
 # spreadsheet exports), "\\\\" for backslash-escaped quotes.
 escape = '"'
+# A byte-order mark (UTF-8, UTF-16 LE/BE) wins over this: "Unicode text" exports need no setting.
 encoding = "UTF-8"
+# Quoted fields holding line breaks (addresses, descriptions): "auto" reads records across lines
+# when the first 200 lines hold one; true always (each file is then parsed whole), false never
+# (such a record is quarantined as malformed_line).
+multiline = "auto"
 
 [columns]
 # canonical name = "your column name". Required: customer_id, event_ts, and either amount or
