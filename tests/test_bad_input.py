@@ -141,3 +141,100 @@ def test_multiline_false_quarantines_each_broken_line(spark, tmp_path):
     # the first halves parse (T3's amount is "abc"), the second halves and T4 are malformed
     _assert_exact(result, read=8, accepted=2, malformed_line=4, non_numeric_amount=1, duplicate_row=1)
     assert sorted(result["accepted"]) == ["T1", "T2"]
+
+
+# --------------------------------------------------------------------------- amount formats
+
+AMOUNT_CASES = {
+    # case: (amounts as written, mapping [amount] lines, the settings the error suggests)
+    "dollar": (['"$12.50"', '"$7.00"', '"$1,234.50"'], 'currency_symbols = ["$"]\nthousands_separator = ","', 'amount.currency_symbols = ["$"] and amount.thousands_separator = ","'),
+    "euro_suffix": (["12.50 EUR", "7.00 EUR", "1234.50 EUR"], 'currency_symbols = ["EUR"]', 'amount.currency_symbols = ["EUR"]'),
+    "thousands_comma": (['"12.50"', '"7.00"', '"1,234.50"'], 'thousands_separator = ","', None),  # 2 of 3 read: rows, not an error
+    "german": (['"12,50"', '"7,00"', '"1.234,50"'], 'thousands_separator = "."\ndecimal_separator = ","', 'amount.thousands_separator = "." and amount.decimal_separator = ","'),
+}
+
+
+def _amount_file(tmp_path, amounts):
+    lines = [HEADER] + [f"T{i},C{i},2024-03-0{i} 10:00:00,{a},x" for i, a in enumerate(amounts, start=1)]
+    return write(tmp_path / "amounts.csv", "\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("case", sorted(AMOUNT_CASES))
+def test_formatted_amounts_read_with_their_settings(spark, tmp_path, case):
+    amounts, settings, suggestion = AMOUNT_CASES[case]
+    path = _amount_file(tmp_path, amounts)
+    mapping = write(tmp_path / "m.toml", f"[amount]\n{settings}\n")
+    result = ingest_rows(spark, path, mapping=str(mapping))
+    _assert_exact(result, read=3, accepted=3)
+    assert {tid: row[C.AMOUNT] for tid, row in result["accepted"].items()} == {"T1": 12.5, "T2": 7.0, "T3": 1234.5}
+    if suggestion is None:  # most read as they are: the odd one is quarantined, no error
+        _assert_exact(ingest_rows(spark, path), read=3, accepted=2, non_numeric_amount=1)
+        return
+    with pytest.raises(InputError) as caught:
+        ingest_rows(spark, path)
+    example = amounts[0].strip('"')
+    assert str(caught.value) == (
+        f"input {str(path)!r}: column 'amount' (amount): 3 of the first 3 amounts cannot be read as numbers; "
+        f"most look like {example!r}: set {suggestion} in the mapping"
+    )
+
+
+def test_amount_format_flags(spark, tmp_path):
+    path = _amount_file(tmp_path, ['"€ 12,50"', '"€ 7,00"', '"€ 1.234,50"'])
+    result = ingest_rows(spark, path, currency_symbols="€", thousands_separator=".", decimal_separator=",")
+    assert {tid: row[C.AMOUNT] for tid, row in result["accepted"].items()} == {"T1": 12.5, "T2": 7.0, "T3": 1234.5}
+    _assert_exact(result, read=3, accepted=3)
+
+
+# --------------------------------------------------------------------------- tiny and degenerate logs
+
+
+def _full_run(spark, path, tmp_path):
+    from customer_behavior.config import Config, InputConfig
+    from customer_behavior.pipeline import execute
+
+    staging = tmp_path / "run"
+    staging.mkdir()
+    cfg = Config(input=InputConfig(path=str(path), as_of="2025-01-01", max_bad_fraction=1.0))
+    return execute(spark, cfg, staging, command="test"), staging
+
+
+def _stage(manifest, name):
+    return next(s for s in manifest["stages"] if s["name"] == name)
+
+
+def test_a_log_of_nothing_but_returns_stops_at_ingest(spark, tmp_path):
+    path = write(tmp_path / "returns.csv", "customer_id,event_ts,amount,status\nC1,2024-03-01,-5.00,returned\nC2,2024-03-02,0,cancelled\n")
+    with pytest.raises(InputError) as caught:
+        run_ingest(spark, path, tmp_path)
+    assert str(caught.value) == (
+        f"input {str(path)!r}: none of the 2 accepted rows is a purchase (all are returns or cancellations); there is nothing to analyse"
+    )
+
+
+def test_five_one_time_buyers_of_one_day_get_a_whole_run(spark, tmp_path):
+    # a small shop's first day: no categories, five customers, one order each
+    lines = ["customer_id,event_ts,amount"] + [f"C{i},2024-12-31 1{i}:00:00,{10 * i}.00" for i in range(1, 6)]
+    manifest, run = _full_run(spark, write(tmp_path / "day.csv", "\n".join(lines) + "\n"), tmp_path)
+    assert (manifest["rows"]["transactions_read"], manifest["rows"]["transactions_accepted"]) == (5, 5)
+    assert {s["name"]: s["status"] for s in manifest["stages"]}["personas"] == "ok"
+    assert "personas: k_max 10 lowered to 5, the number of customers with orders (k = 2..5)" in _stage(manifest, "personas")["notes"]
+    segments_note = "segments: every customer has the same recency_days, so it ranks nobody; everyone gets recency_days score 5 of 5"
+    assert segments_note in manifest["summary_lines"]
+    assert "patterns: category affinities skipped: the input has no category column" in _stage(manifest, "patterns")["notes"]
+    rfm = spark.read.parquet(str(run / "tables" / "rfm_segments")).collect()
+    assert {r[C.SEGMENT] for r in rfm} == {"New Customers"}  # R 5, F 1: not Lost beside "100% active"
+    html = (run / "report" / "report.html").read_text(encoding="utf-8")
+    assert segments_note in html and "category affinities skipped" in html
+
+
+def test_one_customer_skips_personas_and_the_run_goes_on(spark, tmp_path):
+    lines = ["customer_id,event_ts,amount,category", "C1,2024-06-01,10.00,books", "C1,2024-09-01,20.00,toys", "C1,2024-12-01,5.00,books"]
+    manifest, run = _full_run(spark, write(tmp_path / "one.csv", "\n".join(lines) + "\n"), tmp_path)
+    personas_stage = _stage(manifest, "personas")
+    assert (personas_stage["status"], personas_stage["notes"][0]) == ("skipped", "personas: 1 customer(s) with orders; clustering needs at least 2")
+    assert _stage(manifest, "report")["status"] == "ok"
+    assert not (run / "tables" / "personas").exists()
+    html = (run / "report" / "report.html").read_text(encoding="utf-8")
+    assert "personas skipped: personas: 1 customer(s) with orders; clustering needs at least 2" in html
+    assert (run / "report" / "report.md").read_text(encoding="utf-8").count("personas skipped") == 1

@@ -84,6 +84,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--delimiter", help='CSV delimiter: ",", ";", "\\t", "|", "whitespace" (default: guessed)')
     group.add_argument("--timestamp-format", metavar="PATTERN", help='event time pattern, e.g. "dd/MM/yyyy HH:mm" (default ISO 8601)')
     group.add_argument("--timezone", metavar="ZONE", help='zone of event times without an offset, e.g. "Europe/Berlin" (default UTC)')
+    group.add_argument("--currency-symbols", metavar="SYMBOLS", help='currency symbols removed from amounts, comma-separated, e.g. "$" or "EUR,€"')
+    group.add_argument("--thousands-separator", metavar="SEP", help='thousands separator in amounts: ",", ".", "space", "\'" or "none"')
+    group.add_argument("--decimal-separator", metavar="SEP", choices=(".", ","), help='decimal separator in amounts: "." (default) or ","')
     group.add_argument("--as-of", metavar="DATE", help="quarantine events on or after this date (default: tomorrow)")
     group.add_argument("--max-bad-fraction", type=_fraction, metavar="F", help="stop when more than this share of rows is rejected (default 0.05)")
 
@@ -163,6 +166,9 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "input.delimiter": getattr(args, "delimiter", None),
         "input.timestamp_format": getattr(args, "timestamp_format", None),
         "input.timezone": getattr(args, "timezone", None),
+        "input.currency_symbols": getattr(args, "currency_symbols", None),
+        "input.thousands_separator": getattr(args, "thousands_separator", None),
+        "input.decimal_separator": getattr(args, "decimal_separator", None),
         "input.as_of": getattr(args, "as_of", None),
         "input.max_bad_fraction": getattr(args, "max_bad_fraction", None),
     }
@@ -276,7 +282,7 @@ def _print_summary(manifest: dict, path: Path) -> None:
     _say("")
     _say(f"{'stage':<12}{'seconds':>10}")
     for stage in manifest.get("stages", []):
-        _say(f"{stage['name']:<12}{stage['seconds']:>10.1f}")
+        _say(f"{stage['name']:<12}{stage['seconds']:>10.1f}" + ("  skipped" if stage.get("status") == "skipped" else ""))
     _say(f"{'total':<12}{manifest.get('total_seconds', 0):>10.1f}")
     if rows:
         _say("")
@@ -286,6 +292,11 @@ def _print_summary(manifest: dict, path: Path) -> None:
                 _say(f"{key:<{width}}{value:>14,}")
     for line in manifest.get("summary_lines", []):
         _say(line)
+    from customer_behavior.tracking import degradation_notes
+
+    for note in degradation_notes(manifest.get("stages", [])):
+        if note not in manifest.get("summary_lines", []):
+            _say(note)
     for line in _results_summary(manifest, path):
         _say(line)
     _say("")

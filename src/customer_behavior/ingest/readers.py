@@ -71,6 +71,8 @@ class RawTable:
     # The columns whose values make two rows exact copies: the line of a delimited file (rows
     # from equal lines are equal), otherwise every source column.
     key_columns: tuple[str, ...] = ()
+    # the fields of the first data lines (delimited files): checks that need no full pass
+    sample_rows: tuple[tuple[str, ...], ...] = ()
 
 
 def source_file() -> Column:
@@ -295,15 +297,18 @@ def _read_delimited(spark: SparkSession, path: str, options: SourceOptions, what
         "mode": "PERMISSIVE",
         "columnNameOfCorruptRecord": RAW_LINE,
     }
+    data_sample = sample[1:] if options.header else sample
     multiline = options.multiline
     if multiline == "auto":
-        rows = sample[1:] if options.header else sample
-        multiline = delimiter != WHITESPACE and sniff.has_quoted_line_breaks(rows, delimiter=delimiter, quote=options.quote, escape=options.escape, fields=len(names))
+        multiline = delimiter != WHITESPACE and sniff.has_quoted_line_breaks(data_sample, delimiter=delimiter, quote=options.quote, escape=options.escape, fields=len(names))
+    sample_rows = tuple(tuple(fields) for fields in _sample_fields(data_sample, delimiter, options) if len(fields) == len(names))
     if delimiter == WHITESPACE:
         df = _read_whitespace(spark, path, names, header_line, encoding)
     elif multiline:
         df = _read_records(spark, path, names, header_fields if options.header else None, csv_options | {"encoding": encoding})
-        return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(*names, RAW_LINE))
+        return RawTable(
+            df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(*names, RAW_LINE), sample_rows=sample_rows
+        )
     else:
         fields = F.from_csv(F.col(LINE), _ddl([*names, RAW_LINE]), csv_options)
         df = (
@@ -311,7 +316,17 @@ def _read_delimited(spark: SparkSession, path: str, options: SourceOptions, what
             .select(F.col(LINE), F.col(ROW_ID), fields.alias("__cb_fields"))
             .select(*[F.col("__cb_fields").getField(name).alias(name) for name in [*names, RAW_LINE]], F.col(LINE), F.col(ROW_ID))
         )
-    return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(LINE,))
+    return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(LINE,), sample_rows=sample_rows)
+
+
+def _sample_fields(lines: list[str], delimiter: str, options: SourceOptions) -> list[list[str]]:
+    if delimiter == WHITESPACE or len(delimiter) != 1:
+        return [_header_fields(line, delimiter, options.quote) for line in lines]
+    doubled = options.escape == options.quote
+    try:
+        return list(csv.reader(lines, delimiter=delimiter, quotechar=options.quote or None, doublequote=doubled, escapechar=None if doubled or not options.escape else options.escape))
+    except csv.Error:
+        return []
 
 
 def _read_records(spark: SparkSession, path: str, names: list[str], header_fields: list[str] | None, csv_options: dict[str, str]) -> DataFrame:

@@ -24,7 +24,8 @@ from pyspark.sql import Column, DataFrame, Window as W, functions as F, types as
 from customer_behavior import columns as C
 from customer_behavior.errors import InputError
 from customer_behavior.ingest import reasons as R
-from customer_behavior.ingest.mapping import CustomersMapping, Mapping
+from customer_behavior.ingest.amounts import parsed_amount_sql
+from customer_behavior.ingest.mapping import AmountFormat, CustomersMapping, Mapping
 from customer_behavior.ingest.readers import RAW_LINE, ROW_ID, RawTable, column, source_file
 
 # Where an absent optional column shows up downstream (recorded in the manifest and report).
@@ -139,10 +140,13 @@ def cleaned_text(name: str) -> Column:
     return F.when(text != F.lit(""), text)  # not length(): that counts the characters
 
 
-def parsed_number(name: str, data_type: T.DataType) -> Column:
-    """A double from a number or from text (null when it is not a number; never an error)."""
+def parsed_number(name: str, data_type: T.DataType, amount_format: AmountFormat | None = None) -> Column:
+    """A double from a number or from text (null when it is not a number; never an error),
+    text written as `amount_format` says (currency symbols, separators) when given."""
     if isinstance(data_type, _NUMERIC_TYPES):
         return column(name).cast("double")
+    if amount_format is not None and amount_format != AmountFormat():
+        return F.expr(parsed_amount_sql(f"cast({_quoted(name)} as string)", amount_format))
     return F.expr(f"try_cast(trim(cast({_quoted(name)} as string)) as double)")
 
 
@@ -196,7 +200,8 @@ def with_transaction_reason(
         """(value, has_text): a mapped numeric column and whether the input had anything in it."""
         if name not in src:
             return F.lit(None).cast("double"), F.lit(False)
-        return parsed_number(src[name], types[src[name]]), cleaned_text(src[name]).isNotNull()
+        amount_format = mapping.amount_format if name in (C.AMOUNT, C.UNIT_PRICE) else None
+        return parsed_number(src[name], types[src[name]], amount_format), cleaned_text(src[name]).isNotNull()
 
     customer_id = cleaned_text(src[C.CUSTOMER_ID])
     if mapping.customer_id_strip_suffix:
