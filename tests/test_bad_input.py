@@ -218,6 +218,7 @@ def test_five_one_time_buyers_of_one_day_get_a_whole_run(spark, tmp_path):
     manifest, run = _full_run(spark, write(tmp_path / "day.csv", "\n".join(lines) + "\n"), tmp_path)
     assert (manifest["rows"]["transactions_read"], manifest["rows"]["transactions_accepted"]) == (5, 5)
     assert {s["name"]: s["status"] for s in manifest["stages"]}["personas"] == "ok"
+    assert "segments: every customer has the same orders, so it ranks nobody; everyone gets orders score 1 of 5" in manifest["summary_lines"]
     assert "personas: k_max 10 lowered to 5, the number of customers with orders (k = 2..5)" in _stage(manifest, "personas")["notes"]
     segments_note = "segments: every customer has the same recency_days, so it ranks nobody; everyone gets recency_days score 5 of 5"
     assert segments_note in manifest["summary_lines"]

@@ -81,9 +81,12 @@ class CutPoints:
 def flat_score(name: str, value: float, *, bins: int, active_days: int) -> int:
     """The score of a dimension in which every customer has `value`: for recency the top one
     when that is within `active_days` (a one-day log: everyone bought in the last days, as
-    the KPIs say) and the bottom one otherwise; the middle one for orders and money."""
+    the KPIs say) and the bottom one otherwise; for orders the bottom one when everyone has
+    one order (nobody is a repeat buyer), else the middle one, as for money."""
     if name == C.RECENCY_DAYS:
         return bins if value <= active_days else 1
+    if name == C.ORDERS and value <= 1:
+        return 1
     return (bins + 1) // 2
 
 
