@@ -44,7 +44,7 @@ def test_unknown_config_key_is_one_line(capsys, tmp_path):
     cfg.write_text("[generate]\nsize = 3\n")
     code, _, err = _run(capsys, "generate", "--config", str(cfg), "--output", str(tmp_path / "o"))
     assert code == 1
-    assert err.strip() == "customer-behavior: error: unknown config key 'generate.size'; allowed keys in [generate]: customers, seed, start_date, end_date, rate_scale, target_transactions"
+    assert err.strip() == "customer-behavior: error: unknown config key 'generate.size'; allowed keys in [generate]: customers, seed, start_date, end_date, rate_scale, target_transactions, lines_per_order"
     assert not (tmp_path / "o").exists()
 
 

@@ -39,10 +39,16 @@ def pandas_features(tx: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """The definitions of docs/definitions.md, written out again in plain pandas."""
     end = pd.Timestamp(as_of)
     tx = tx[tx["day"] < end]
-    orders = tx[(tx[C.STATUS] == "completed") & (tx[C.AMOUNT] > 0)].copy()
+    lines = tx[(tx[C.STATUS] == "completed") & (tx[C.AMOUNT] >= 0)].copy()  # purchase lines, free items included
     returns = tx[tx[C.STATUS] == "returned"]
-    g = orders.groupby(C.CUSTOMER_ID)
-    out = pd.DataFrame({C.ORDERS: g.size()})
+    # one row per order (customer, day, id): the sum of its lines
+    lines["is_discounted"] = lines[C.DISCOUNT] > 0
+    orders = lines.groupby([C.CUSTOMER_ID, "day", C.TRANSACTION_ID], as_index=False).agg(
+        items=(C.QUANTITY, "sum"), has_quantity=(C.QUANTITY, "count"), is_discounted=("is_discounted", "any")
+    )
+    g = lines.groupby(C.CUSTOMER_ID)
+    per_order = orders.groupby(C.CUSTOMER_ID)
+    out = pd.DataFrame({C.ORDERS: per_order.size()})
     returned = returns.groupby(C.CUSTOMER_ID)[C.AMOUNT].sum().reindex(out.index, fill_value=0.0)
     out[C.MONETARY] = g[C.AMOUNT].sum() + returned
     first, last = g["day"].min(), g["day"].max()
@@ -52,19 +58,20 @@ def pandas_features(tx: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     out[C.LAST_PURCHASE_DATE] = last.dt.date
     out[C.AVG_ORDER_VALUE] = out[C.MONETARY] / out[C.ORDERS]
     out[C.AVG_DAYS_BETWEEN_ORDERS] = ((last - first).dt.days / (out[C.ORDERS] - 1)).where(out[C.ORDERS] > 1)
-    orders["month"] = orders["day"].dt.to_period("M")
-    out[C.ACTIVE_MONTHS] = orders.groupby(C.CUSTOMER_ID)["month"].nunique()
+    lines["month"] = lines["day"].dt.to_period("M")
+    out[C.ACTIVE_MONTHS] = lines.groupby(C.CUSTOMER_ID)["month"].nunique()
     out[C.DISTINCT_CATEGORIES] = g[C.CATEGORY].nunique()
-    out[C.FAVOURITE_CATEGORY] = _mode(orders, C.CATEGORY)
-    out[C.PREFERRED_PAYMENT_METHOD] = _mode(orders, C.PAYMENT_METHOD)
-    out[C.PREFERRED_CHANNEL] = _mode(orders, C.CHANNEL)
+    out[C.FAVOURITE_CATEGORY] = _mode(lines, C.CATEGORY)
+    out[C.PREFERRED_PAYMENT_METHOD] = _mode(lines, C.PAYMENT_METHOD)
+    out[C.PREFERRED_CHANNEL] = _mode(lines, C.CHANNEL)
     orders["is_weekend"] = orders["day"].dt.dayofweek >= 5
-    orders["is_discounted"] = orders[C.DISCOUNT] > 0
     out[C.WEEKEND_SHARE] = orders.groupby(C.CUSTOMER_ID)["is_weekend"].mean()
     out[C.DISCOUNT_SHARE] = orders.groupby(C.CUSTOMER_ID)["is_discounted"].mean()
-    out[C.RETURNS] = returns.groupby(C.CUSTOMER_ID).size().reindex(out.index, fill_value=0)
+    out[C.RETURNS] = returns.groupby(C.CUSTOMER_ID)[C.TRANSACTION_ID].nunique().reindex(out.index, fill_value=0)
     out[C.RETURN_RATE] = out[C.RETURNS] / out[C.ORDERS]
-    out[C.AVG_BASKET_SIZE] = g[C.QUANTITY].mean()
+    with_quantity = orders[orders["has_quantity"] > 0].groupby(C.CUSTOMER_ID)
+    out[C.AVG_BASKET_SIZE] = with_quantity["items"].sum() / with_quantity.size()
+    orders = lines  # the BTYD summary is by day over the purchase lines
     # BTYD by hand: spend per purchase day, the first day left out of the mean
     days = orders.groupby([C.CUSTOMER_ID, "day"])[C.AMOUNT].sum().rename("spend").reset_index()
     days["is_first"] = days.groupby(C.CUSTOMER_ID)["day"].transform("min") == days["day"]
@@ -103,6 +110,8 @@ def test_spark_features_equal_pandas_features(world):
     assert (spark_pdf[C.ORDERS] == 1).sum() > 100
     assert (spark_pdf[C.RETURNS] > 0).sum() > 100
     assert (spark_pdf[C.ORDERS] > spark_pdf[C.BTYD_FREQUENCY] + 1).sum() > 0  # same-day repeats
+    purchase_lines = world["tx"][(world["tx"][C.STATUS] == "completed") & (world["tx"]["day"] < pd.Timestamp(world["as_of"]))]
+    assert len(purchase_lines) > 2 * spark_pdf[C.ORDERS].sum()  # line items: more lines than orders
 
 
 def test_btyd_summary_equals_lifetimes(world):
@@ -111,7 +120,7 @@ def test_btyd_summary_equals_lifetimes(world):
 
     tx, as_of = world["tx"], world["as_of"]
     # all order rows with their raw timestamps: lifetimes itself cuts at the observation end
-    orders = tx[(tx[C.STATUS] == "completed") & (tx[C.AMOUNT] > 0)][[C.CUSTOMER_ID, C.EVENT_TS, C.AMOUNT]]
+    orders = tx[(tx[C.STATUS] == "completed") & (tx[C.AMOUNT] >= 0)][[C.CUSTOMER_ID, C.EVENT_TS, C.AMOUNT]]  # purchase lines
     assert (orders[C.EVENT_TS] >= pd.Timestamp(as_of)).any()
     expected = summary_data_from_transaction_data(
         orders, C.CUSTOMER_ID, C.EVENT_TS, monetary_value_col=C.AMOUNT,

@@ -14,6 +14,7 @@ from customer_behavior.generate import generate, spec
 from customer_behavior.generate.engine import customer_base, window_days
 
 PLANTED_CUSTOMERS = 21_000
+PINNED_FIRST_ORDER: list = []
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,9 @@ def test_another_seed_gives_different_data(spark):
 
 
 def test_pinned_values_do_not_drift(spark):
-    """Exact values for seed 42: a refactor that changes the generated data fails here."""
-    data = generate(spark, GenerateConfig(customers=3, seed=42))
+    """Exact values for seed 42 with one line per order (the shape before line items): a
+    refactor that changes the generated data fails here."""
+    data = generate(spark, GenerateConfig(customers=3, seed=42, lines_per_order=1))
     truth = {r[C.CUSTOMER_ID]: r for r in data.truth_df.collect()}
     assert [truth[k][C.PERSONA] for k in sorted(truth)] == ["family_shopper", "family_shopper", "bargain_hunter"]
     first = data.transactions_df.orderBy(C.TRANSACTION_ID).first()
@@ -57,6 +59,26 @@ def test_pinned_values_do_not_drift(spark):
     assert first[C.CATEGORY] == "grocery"
     assert first[C.AMOUNT] == pytest.approx(99.54)
     assert str(first[C.EVENT_TS]) == "2023-03-30 10:24:42"
+
+
+def test_pinned_lines_of_the_first_order(spark):
+    """The default (about 2.5 lines per order): the first order's lines, pinned. The first
+    line keeps the order's category and quantity; the lines share id, time and discount."""
+    data = generate(spark, GenerateConfig(customers=3, seed=42))
+    lines = data.transactions_df.filter(F.col(C.TRANSACTION_ID) == "T000000000-00000").collect()
+    assert len({(r[C.EVENT_TS], r[C.DISCOUNT], r[C.PAYMENT_METHOD], r[C.CHANNEL]) for r in lines}) == 1
+    assert sorted((r[C.CATEGORY], r[C.QUANTITY], r[C.AMOUNT]) for r in lines) == PINNED_FIRST_ORDER
+
+
+def test_lines_per_order_multiply_rows_not_orders(spark):
+    one = generate(spark, GenerateConfig(customers=2_000, seed=9, lines_per_order=1)).transactions_df
+    many = generate(spark, GenerateConfig(customers=2_000, seed=9)).transactions_df
+    orders = lambda df: df.select(C.TRANSACTION_ID).distinct().count()  # noqa: E731
+    assert orders(many) == orders(one)  # the same orders (and refunds) ...
+    assert many.count() / one.count() == pytest.approx(2.5, rel=0.05)  # ... of about 2.5 lines each
+    # the order values keep their planted distribution: the mean value of a completed order
+    value = lambda df: df.filter(F.col(C.STATUS) == C.STATUS_COMPLETED).groupBy(C.TRANSACTION_ID).agg(F.sum(C.AMOUNT).alias("v")).agg(F.avg("v")).first()[0]  # noqa: E731
+    assert value(many) == pytest.approx(value(one), rel=0.01)
 
 
 def test_schemas_match_the_canonical_tables(synthetic_small):
@@ -68,9 +90,10 @@ def test_schemas_match_the_canonical_tables(synthetic_small):
 def test_referential_integrity_and_unique_ids(synthetic_small):
     transactions, customers = synthetic_small["transactions"], synthetic_small["customers"]
     orphans = transactions.join(customers, on=C.CUSTOMER_ID, how="left_anti").count()
-    stats = transactions.agg(F.count("*").alias("rows"), F.countDistinct(C.TRANSACTION_ID).alias("ids")).first()
+    # an id is one order of one customer (its lines share it)
+    stats = transactions.agg(F.countDistinct(C.TRANSACTION_ID).alias("ids"), F.countDistinct(C.TRANSACTION_ID, C.CUSTOMER_ID).alias("orders")).first()
     assert orphans == 0
-    assert stats["rows"] == stats["ids"]
+    assert stats["orders"] == stats["ids"]
     assert customers.count() == 5_000 == customers.select(C.CUSTOMER_ID).distinct().count()
 
 
@@ -91,16 +114,22 @@ def test_values_are_in_range(synthetic_small):
 
 def test_every_return_follows_its_purchase(synthetic_small):
     t = synthetic_small["transactions"]
-    refunds = t.filter(F.col(C.STATUS) == C.STATUS_RETURNED).select(
-        F.regexp_replace(C.TRANSACTION_ID, "-R$", "").alias(C.TRANSACTION_ID), F.col(C.EVENT_TS).alias("refund_ts"), F.col(C.AMOUNT).alias("refund")
+    # per order: every line is refunded (same total, negated) after the purchase
+    refunds = (
+        t.filter(F.col(C.STATUS) == C.STATUS_RETURNED)
+        .groupBy(F.regexp_replace(C.TRANSACTION_ID, "-R$", "").alias(C.TRANSACTION_ID))
+        .agg(F.min(C.EVENT_TS).alias("refund_ts"), F.round(F.sum(C.AMOUNT), 2).alias("refund"), F.count("*").alias("refund_lines"))
     )
-    joined = refunds.join(t, on=C.TRANSACTION_ID, how="left")
+    orders = t.groupBy(C.TRANSACTION_ID).agg(F.max(C.EVENT_TS).alias(C.EVENT_TS), F.round(F.sum(C.AMOUNT), 2).alias(C.AMOUNT), F.count("*").alias("lines"))
+    joined = refunds.join(orders, on=C.TRANSACTION_ID, how="left")
+    assert joined.filter(F.col("refund_lines") != F.col("lines")).count() == 0
     assert joined.filter(F.col(C.AMOUNT).isNull() | (F.col("refund_ts") <= F.col(C.EVENT_TS)) | (F.col("refund") != -F.col(C.AMOUNT))).count() == 0
 
 
 def _per_persona(planted):
     n_days = window_days(planted["cfg"])
-    orders = planted["orders"]
+    # one row per order (the sum of its lines)
+    orders = planted["orders"].groupBy(C.PERSONA, C.CUSTOMER_ID, C.TRANSACTION_ID, C.STATUS).agg(F.min(C.EVENT_TS).alias(C.EVENT_TS), F.sum(C.AMOUNT).alias(C.AMOUNT))
     stats = (
         orders.groupBy(C.PERSONA)
         .agg(
@@ -192,5 +221,6 @@ def test_rate_scale_and_target_transactions(spark):
     doubled = customer_base(spark, GenerateConfig(customers=4_000, seed=5, rate_scale=2.0)).agg(F.avg("candidate_orders")).first()[0]
     assert doubled == pytest.approx(2 * base, rel=0.05)
     target = 4_000 * 30
-    n = generate(spark, GenerateConfig(customers=4_000, seed=5, target_transactions=target)).transactions_df.count()
+    # the target counts orders (and refunds): distinct ids, whatever the lines per order
+    n = generate(spark, GenerateConfig(customers=4_000, seed=5, target_transactions=target)).transactions_df.select(C.TRANSACTION_ID).distinct().count()
     assert n == pytest.approx(target, rel=0.08)

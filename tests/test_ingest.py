@@ -414,7 +414,8 @@ def test_other_encodings_are_read_as_lines_too(spark, tmp_path):
     text = "customer_id,event_ts,amount,category\nA,2024-01-01,5,Möbel\nB,2024-01-02,6,Café\x01Bar\nA,2024-01-01,5,Möbel\n"
     path = write_bytes(tmp_path / "latin1.csv", text.encode("latin-1"))
     (tmp_path / "m.toml").write_text('[source]\nencoding = "ISO-8859-1"\n')
-    manifest, run = run_ingest(spark, path, tmp_path, mapping=str(tmp_path / "m.toml"))
+    # no transaction ids: the copy is quarantined only under the "quarantine" policy (issue 15)
+    manifest, run = run_ingest(spark, path, tmp_path, mapping=str(tmp_path / "m.toml"), duplicates="quarantine")
     assert (manifest["rows"]["transactions_accepted"], manifest["rows"]["transactions_quarantined_duplicate_row"]) == (2, 1)
     # a line holding the separator used to read whole lines stays whole
     assert sorted(r[C.CATEGORY] for r in spark.read.parquet(str(run / "data" / "transactions")).collect()) == ["Café\x01Bar", "Möbel"]
@@ -427,7 +428,7 @@ def test_parquet_and_json_inputs_find_copies_by_their_columns(spark, tmp_path):
     (tmp_path / "j").mkdir()
     write(tmp_path / "j" / "t.jsonl", "\n".join(lines) + "\n")
     for name, expected_malformed in (("p", 0), ("j", 2)):
-        manifest, run = run_ingest(spark, tmp_path / name, tmp_path / f"run-{name}")
+        manifest, run = run_ingest(spark, tmp_path / name, tmp_path / f"run-{name}", duplicates="quarantine")  # no ids: "auto" would keep the copy
         rows_ = manifest["rows"]
         assert (rows_["transactions_accepted"], rows_["transactions_quarantined_duplicate_row"], rows_["transactions_quarantined_non_numeric_amount"]) == (2, 1, 1)
         # two malformed lines with the same text are copies of each other, and both keep their reason

@@ -147,12 +147,38 @@ def test_affinities_match_a_hand_computation(spark):
 
 
 def test_month_baskets_hold_a_customers_categories_per_month(tiny):
-    orders_df = P.filter_orders(tiny["tx"])
+    orders_df = P.filter_purchase_lines(tiny["tx"]).transform(P.aggregate_orders)
     month = sorted(tuple(r[C.ITEMS]) for r in P.baskets(orders_df, "month").collect())
     # c1 Jan {books, toys}, c1 Feb {books}, c2 Jan {books, garden}, c3 Feb {unknown}, c4 Mar {toys}
     assert month == [("books",), ("books", "garden"), ("books", "toys"), ("toys",), ("unknown",)]
     assert len(P.baskets(orders_df, "customer").collect()) == 4
     assert len(P.baskets(orders_df, "day").collect()) == 7
+    assert len(P.baskets(orders_df, "order").collect()) == 7  # one line per order here
+
+
+def test_patterns_count_orders_not_lines(spark):
+    """One order of three lines (two categories, a free line) and a second order: 2 orders."""
+    rows = [
+        ("o1", "c1", _ts("2024-01-06", 10), "books", 10.0, "completed"),
+        ("o1", "c1", _ts("2024-01-06", 10), "toys", 5.0, "completed"),
+        ("o1", "c1", _ts("2024-01-06", 10), "books", 0.0, "completed"),  # free: still part of the order
+        ("o2", "c1", _ts("2024-01-08", 10), "toys", 20.0, "completed"),
+        ("o3", "c2", _ts("2024-01-08", 11), "toys", 0.0, "cancelled"),
+    ]
+    tx = spark.createDataFrame([(i, c, ts, cat, 1, a, 0.0, a, "card", "web", st) for i, c, ts, cat, a, st in rows], schema=C.TRANSACTIONS_SCHEMA)
+    tables = {name: df.toPandas() for name, df in P.build_patterns(tx, P.Groupings(), CFG).items()}
+    assert tables["day_hour"][C.ORDERS].sum() == 2
+    saturday = tables["day_hour"][(tables["day_hour"][C.DAY_OF_WEEK] == 6) & (tables["day_hour"][C.HOUR] == 10)].iloc[0]
+    assert (saturday[C.ORDERS], saturday[C.REVENUE]) == (1, 15.0)
+    categories = tables["categories"].set_index(C.CATEGORY)
+    # an order counts once under each of its categories; revenue is the lines' spend
+    assert categories.loc["books", [C.ORDERS, C.REVENUE]].tolist() == [1, 10.0]
+    assert categories.loc["toys", [C.ORDERS, C.REVENUE]].tolist() == [2, 25.0]
+    weekend = tables["weekend_weekday"].set_index(C.DAY_TYPE)
+    assert (weekend.loc["weekend", C.ORDERS], weekend.loc["weekend", C.ORDER_VALUE]) == (1, 15.0)
+    assert tables["monthly"][C.ORDERS].tolist() == [2]
+    orders_df = P.labelled_orders(tx, P.Groupings(), CFG)
+    assert sorted(tuple(r[C.ITEMS]) for r in P.baskets(orders_df, "order").collect()) == [("books", "toys"), ("toys",)]
 
 
 def test_patterns_without_segments_or_personas_keep_the_overall_rows(tiny):

@@ -158,3 +158,33 @@ def test_clv_holdout_metrics_from_the_manifest_are_shown(run, tmp_path):
     data.meta["clv_holdout"] = {"status": "ok", "mae": 0.8125, "customers": 1200, "nested": {"ignored": 1}}
     html = open(write_report(data, tmp_path / "report")["html"], encoding="utf-8").read()
     assert 'id="clv-holdout">Holdout check of the CLV model: status = ok; mae = 0.81; customers = 1,200</p>' in html
+
+
+def test_a_log_without_categories_payments_or_times_leaves_their_sections_out(run, tmp_path):
+    """Issue 15: sections whose columns the log lacks are left out with one line, date-only
+    timestamps get a day-of-week chart, and the data-quality note names the kept identical lines."""
+    from customer_behavior.report import data_meta, left_out_sections
+
+    results = {
+        "ingest": {"missing_optional": {"category": "...", "payment_method": "..."}, "transactions_rows": {"read": 120, "quarantined": 4}, "identical_lines_kept": 7},
+        "features": {"has_time_of_day": False},
+    }
+    data = load_run(run)
+    data.meta.update(data_meta(results))
+    assert left_out_sections(data.meta) == {
+        "category_segment": "Left out: the log has no category column.",
+        "category_persona": "Left out: the log has no category column.",
+        "affinities": "Left out: the log has no category column.",
+        "payments": "Left out: the log has no payment_method column.",
+    }
+    paths = write_report(data, tmp_path / "report")
+    html = open(paths["html"], encoding="utf-8").read()
+    assert _charts(html) == ALL_CHARTS - {"category_segment", "category_persona", "affinities", "payments"}
+    assert html.count("Left out: the log has no category column.") == 3
+    assert 'data-missing-chart="payments">Left out: the log has no payment_method column.' in html
+    assert "Orders by day of week (the timestamps carry no time of day)." in html
+    assert "7 identical lines were kept as repeated purchases" in html and "4 of 120 input rows were quarantined" in html
+    assert "7 identical lines were kept" in open(paths["markdown"], encoding="utf-8").read()
+    charts = json.loads(re.search(r'<script type="application/json" id="report-charts">(.*?)</script>', html, re.S).group(1))
+    day_chart = charts["day_hour"]["data"][0]  # a bar per weekday, no hours
+    assert (day_chart["type"], len(day_chart["x"])) == ("bar", 7)

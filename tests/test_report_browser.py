@@ -37,6 +37,16 @@ def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
+def save_screenshot(profile: Path, page: str, name: str, window_size: str) -> None:
+    """A PNG of `page` in test-artifacts/<name>."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / name
+    screenshot.unlink(missing_ok=True)
+    shot = _chromium(profile, f"--screenshot={screenshot}", f"--window-size={window_size}", "--hide-scrollbars", page)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)")
 def test_report_renders_in_chromium_without_console_errors(spark, synthetic_small, tmp_path_factory, tmp_path):
     run = report_run(spark, synthetic_small, tmp_path_factory)
@@ -57,9 +67,4 @@ def test_report_renders_in_chromium_without_console_errors(spark, synthetic_smal
     assert 'data-charts-ready="1"' in dom
     assert EVIL_CATEGORY not in dom  # stayed a text node: no script element was created from the data
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "report.png"
-    screenshot.unlink(missing_ok=True)
-    shot = _chromium(tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1400,4000", "--hide-scrollbars", page)
-    assert shot.returncode == 0, shot.stderr[-2000:]
-    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    save_screenshot(tmp_path / "profile-shot", page, "report.png", "1400,4000")

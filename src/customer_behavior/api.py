@@ -19,7 +19,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from customer_behavior.config import Config, load_config, with_overrides
-from customer_behavior.pipeline import run_pipeline
+from customer_behavior.pipeline import run_dates, run_pipeline
 
 
 @dataclass
@@ -60,14 +60,41 @@ def run(
     output: str | None = None,
     overwrite: bool | None = None,
     progress: bool = True,
+    as_of: str | list[str] | None = None,
 ) -> Analysis:
-    """Generate (or read) the data and run every stage on the given session; returns the Analysis."""
+    """Generate (or read) the data and run every stage on the given session; returns the Analysis.
+
+    `as_of` is the end of the analysis window (features.as_of). A list of dates runs the analysis
+    at each into <output>/<date>/ (the data made once); the Analysis is then the directory holding
+    them, and `Analysis(path / date, ...)` each run."""
     cfg = cfg or Config()
-    extra = {"generate.customers": customers, "generate.seed": seed}
+    dates = [as_of] if isinstance(as_of, str) else list(as_of or [])
+    extra = {"generate.customers": customers, "generate.seed": seed, "features.as_of": dates[0] if len(dates) == 1 else None}
     if any(v is not None for v in extra.values()):
         cfg = with_overrides(cfg, extra)
-    result = run_pipeline(spark, cfg, output=output, overwrite=overwrite, progress=print if progress else None)
+    say = print if progress else None
+    if len(dates) > 1:
+        result = run_dates(spark, cfg, sorted(dates), output=output, overwrite=overwrite, progress=say)
+    else:
+        result = run_pipeline(spark, cfg, output=output, overwrite=overwrite, progress=say)
     return Analysis(path=result.path, manifest=result.manifest)
+
+
+def compare(
+    spark: SparkSession,
+    base: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    *,
+    output: str | os.PathLike[str],
+    overwrite: bool = False,
+    cfg: Config | None = None,
+    progress: bool = True,
+):
+    """What changed from run `base` to the later run `new` (see docs/compare.md); returns the
+    CompareResult (its `path`, `manifest` and `html`)."""
+    from customer_behavior.compare import compare_runs
+
+    return compare_runs(spark, base, new, output, overwrite=overwrite, cfg=(cfg or Config()).compare, progress=print if progress else None)
 
 
 def report(run_dir: str | os.PathLike[str]) -> dict[str, str]:
@@ -77,4 +104,4 @@ def report(run_dir: str | os.PathLike[str]) -> dict[str, str]:
     return rebuild(run_dir)
 
 
-__all__ = ["Analysis", "config", "run", "report"]
+__all__ = ["Analysis", "config", "run", "compare", "report"]

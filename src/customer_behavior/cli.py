@@ -87,8 +87,26 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--currency-symbols", metavar="SYMBOLS", help='currency symbols removed from amounts, comma-separated, e.g. "$" or "EUR,€"')
     group.add_argument("--thousands-separator", metavar="SEP", help='thousands separator in amounts: ",", ".", "space", "\'" or "none"')
     group.add_argument("--decimal-separator", metavar="SEP", choices=(".", ","), help='decimal separator in amounts: "." (default) or ","')
-    group.add_argument("--as-of", metavar="DATE", help="quarantine events on or after this date (default: tomorrow)")
+    group.add_argument("--quarantine-after", metavar="DATE", help="quarantine events on or after this date (input.as_of; default: tomorrow)")
     group.add_argument("--max-bad-fraction", type=_fraction, metavar="F", help="stop when more than this share of rows is rejected (default 0.05)")
+    group.add_argument(
+        "--duplicates", choices=("auto", "quarantine", "keep"), help="identical lines: quarantine, keep, or auto (quarantine with transaction ids, keep without; the default)"
+    )
+
+
+def _as_of_dates(text: str) -> list[str]:
+    """--as-of: one date or a comma-separated list of dates (YYYY-MM-DD), returned sorted."""
+    import datetime as dt
+
+    dates = []
+    for item in (part.strip() for part in text.split(",")):
+        try:
+            dates.append(dt.date.fromisoformat(item))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a date (YYYY-MM-DD; several: separated by commas)") from None
+    if len(set(dates)) != len(dates):
+        raise argparse.ArgumentTypeError(f"{text!r} names a date twice")
+    return [d.isoformat() for d in sorted(dates)]
 
 
 def _add_output(parser: argparse.ArgumentParser, default_help: str) -> None:
@@ -105,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(run)
     _add_generate_options(run)
     _add_input_options(run)
+    run.add_argument(
+        "--as-of", type=_as_of_dates, metavar="DATE[,DATE...]",
+        help="end of the analysis window (features.as_of; exclusive). Several dates: the analysis at each, into <output>/<date>/",
+    )
     _add_output(run, "run directory (default out/run)")
     run.set_defaults(handler=cmd_run)
 
@@ -133,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(score)
     _add_output(score, "output directory (default out/score)")
     score.set_defaults(handler=cmd_score)
+
+    compare = commands.add_parser("compare", help="what changed between two runs: segment migration, customers slipping away, KPI deltas, drift")
+    compare.add_argument("base", metavar="BASE", help="the earlier run directory (e.g. OUT/2024-06-30 of 'run --as-of ...')")
+    compare.add_argument("new", metavar="NEW", help="the later run directory")
+    compare.add_argument("--config", metavar="FILE", help="TOML configuration file (its [compare] section; see init-config)")
+    compare.add_argument("--master", help="Spark master (default: local mode on every core)")
+    compare.add_argument("--conf", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="extra Spark setting (repeatable)")
+    compare.add_argument("--driver-memory", help='driver heap, e.g. "8g" (default: auto)')
+    compare.add_argument("--debug", action="store_true", help="show tracebacks and Spark's log")
+    _add_output(compare, "comparison directory (default out/compare)")
+    compare.set_defaults(handler=cmd_compare)
 
     init_config = commands.add_parser("init-config", help="write a commented default configuration file")
     init_config.add_argument("path", nargs="?", default="customer-behavior.toml")
@@ -169,9 +202,13 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "input.currency_symbols": getattr(args, "currency_symbols", None),
         "input.thousands_separator": getattr(args, "thousands_separator", None),
         "input.decimal_separator": getattr(args, "decimal_separator", None),
-        "input.as_of": getattr(args, "as_of", None),
+        "input.as_of": getattr(args, "quarantine_after", None),
         "input.max_bad_fraction": getattr(args, "max_bad_fraction", None),
+        "input.duplicates": getattr(args, "duplicates", None),
     }
+    as_of_dates = getattr(args, "as_of", None)
+    if as_of_dates and len(as_of_dates) == 1:
+        overrides["features.as_of"] = as_of_dates[0]
     if getattr(args, "conf", None):
         overrides["spark.conf"] = dict(args.conf)
     if overrides["output.path"] is None and default_output and not getattr(args, "config", None):
@@ -223,7 +260,11 @@ def _execute(
             spark.sparkContext.setLogLevel("WARN")
         if cfg.spark.ui and spark.sparkContext.uiWebUrl:
             _say(f"Spark UI: {spark.sparkContext.uiWebUrl}")
-        manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
+        dates = getattr(args, "as_of", None) or []
+        if len(dates) > 1:
+            manifest = pipeline.execute_dates(spark, cfg, staging, dates, progress=_say)
+        else:
+            manifest = pipeline.execute(spark, cfg, staging, stages=stages or getattr(pipeline, stages_name), command=command, progress=_say)
         if owns_session:
             spark.stop()  # flushes the event log before the directory moves
             spark = None
@@ -334,9 +375,32 @@ def _results_summary(manifest: dict, path: Path) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.as_of and args.input:
+        _say("note: --as-of now sets the end of the analysis window (features.as_of); the quarantine cutoff for late events is --quarantine-after")
     manifest, path = _execute(args, command="run", stages_name="RUN_STAGES")
-    _print_summary(manifest, path)
+    if manifest.get("kind") == "as_of_dates":
+        _print_dates_summary(manifest, path)
+    else:
+        _print_summary(manifest, path)
     return 0
+
+
+def _print_dates_summary(manifest: dict, path: Path) -> None:
+    """One line per as-of date of `run --as-of D1,D2,...`, then where the runs are."""
+    _say("")
+    _say(f"{'as of':<12}{'seconds':>10}{'customers':>12}{'revenue':>16}{'repeat rate':>13}")
+    for run in manifest.get("runs", []):
+        kpis = run.get("kpis") or {}
+        customers, revenue, repeat = kpis.get("customers"), kpis.get("revenue"), kpis.get("repeat_rate")
+        _say(
+            f"{run['as_of']:<12}{run['total_seconds']:>10.1f}{customers if customers is not None else '':>12,}"
+            f"{revenue if revenue is not None else 0:>16,.0f}{100 * (repeat or 0):>12.1f}%"
+        )
+    _say("")
+    _say(f"Output: {path} (one run per date: {', '.join(str(path / run['path']) for run in manifest.get('runs', [])[:2])}, ...)")
+    dates = manifest.get("as_of_dates", [])
+    if len(dates) >= 2:
+        _say(f"Compare two dates: {TOOL_NAME} compare {path / dates[-2]} {path / dates[-1]} --output {path / 'compare'}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -400,6 +464,53 @@ def cmd_score(args: argparse.Namespace) -> int:
     stages = [pipeline.make_score_stage(args.model, transactions, customers)]
     manifest, path = _execute(args, command="score", stages=stages, default_output="out/score")
     _print_summary(manifest, path)
+    return 0
+
+
+def _kpi_value(value: float | None) -> str:
+    """A share (below 10) with four decimals, money and counts whole."""
+    return "n/a" if value is None else f"{value:,.4f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Check both runs and the output before Spark starts, compare, print what changed."""
+    from customer_behavior.compare import check_runs, compare_runs
+    from customer_behavior.session import check_java, get_session
+
+    from customer_behavior.runio import RunDirectory
+
+    cfg = _load(args, default_output="out/compare")
+    check_runs(args.base, args.new)
+    RunDirectory(cfg.output.path, overwrite=cfg.output.overwrite)  # an output that cannot be written fails here, before Spark starts
+    check_java()
+    _say(f"{TOOL_NAME} compare: starting Spark ({cfg.spark.master or 'local mode'})")
+    from pyspark.sql import SparkSession
+
+    owns_session = SparkSession.getActiveSession() is None
+    spark = get_session(cfg.spark)
+    try:
+        result = compare_runs(spark, args.base, args.new, cfg.output.path, overwrite=cfg.output.overwrite, cfg=cfg.compare, progress=_say)
+    finally:
+        if owns_session:
+            spark.stop()
+    manifest = result.manifest
+    for note in manifest["not_comparable"]:
+        _say(f"not comparable: {note}")
+    _say("")
+    for row in manifest["results"]["kpis"]:
+        pct = f" ({100 * row['pct_change']:+.1f}%)" if row["pct_change"] is not None else ""
+        _say(f"  {row['kpi']:<14}{_kpi_value(row['base']):>16} -> {_kpi_value(row['new']):>16}  {row['direction']}{pct}")
+    migration = manifest["results"].get("migration", {})
+    if migration.get("status") == "ok":
+        _say(f"  customers in both runs {migration['common_customers']:,}; changed segment {migration['changed_segment']:,}; new {migration['new_customers']:,}; gone {migration['gone_customers']:,}")
+    slipping = manifest["results"].get("slipping")
+    if slipping:
+        _say(f"  slipping valuable customers {slipping['customers']:,}, value at stake {slipping['value_at_stake']:,.0f} -> {result.path / slipping['export']}")
+    personas = manifest["results"].get("personas", {})
+    if personas.get("status") == "ok":
+        _say(f"  persona agreement (BASE's model vs NEW's personas): adjusted Rand index {personas['adjusted_rand_index']:.3f}")
+    _say("")
+    _say(f"Comparison: {result.html}")
     return 0
 
 

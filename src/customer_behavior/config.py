@@ -58,7 +58,8 @@ class GenerateConfig:
     start_date: dt.date = knob(dt.date(2023, 1, 1), "First day of the fixed observation window.")
     end_date: dt.date = knob(dt.date(2024, 12, 31), "Last day of the observation window (the as-of date defaults to the day after).")
     rate_scale: float = knob(1.0, "Multiplies every persona's purchase rate (more or fewer transactions per customer).")
-    target_transactions: int = knob(0, "If > 0: choose rate_scale so the expected number of transactions is about this (overrides rate_scale).")
+    target_transactions: int = knob(0, "If > 0: choose rate_scale so the expected number of orders is about this (overrides rate_scale; lines multiply the rows).")
+    lines_per_order: float = knob(2.5, "Mean number of lines (rows) per order: 1 + Poisson(mean - 1). 1 = one row per order; orders per customer do not change.")
 
     def __post_init__(self) -> None:
         if self.customers < 1:
@@ -73,6 +74,8 @@ class GenerateConfig:
             raise ConfigError("generate.end_date: the observation window must be at least 28 days long")
         if not 0 < self.rate_scale <= 100:
             raise ConfigError(f"generate.rate_scale: {self.rate_scale} must be > 0 and <= 100")
+        if not 1.0 <= self.lines_per_order <= 20.0:
+            raise ConfigError(f"generate.lines_per_order: {self.lines_per_order} must be between 1 and 20 (1 = one line per order)")
         if self.target_transactions < 0:
             raise ConfigError(f"generate.target_transactions: {self.target_transactions} must be 0 (off) or positive")
 
@@ -192,6 +195,7 @@ class PersonasConfig:
             raise ConfigError(f"personas.layout_partitions: {self.layout_partitions} must be at least 1")
 
 
+_DUPLICATE_POLICIES = ("auto", "quarantine", "keep")
 _INPUT_FORMATS = ("auto", "csv", "parquet", "json")
 
 
@@ -211,8 +215,15 @@ class InputConfig:
     min_amount: float = knob(-1_000_000.0, "Amounts below this are quarantined as amount_out_of_bounds (returns are negative).")
     max_amount: float = knob(1_000_000.0, "Amounts above this are quarantined as amount_out_of_bounds.")
     max_bad_fraction: float = knob(0.05, "Stop the run (after writing the quarantine) when more than this share of the rows is rejected; 1.0 = never stop.")
+    duplicates: str = knob(
+        "auto",
+        'Identical lines: "quarantine" (all copies but one, as duplicate_row: a double export), "keep" (repeated purchases) or "auto": '
+        "quarantine when the log has transaction ids, keep when it has none (a log without ids cannot tell a double export from a repeat).",
+    )
 
     def __post_init__(self) -> None:
+        if self.duplicates not in _DUPLICATE_POLICIES:
+            raise ConfigError(f"input.duplicates: {self.duplicates!r} is not one of {', '.join(_DUPLICATE_POLICIES)}")
         if self.format not in _INPUT_FORMATS:
             raise ConfigError(f"input.format: {self.format!r} is not one of {', '.join(_INPUT_FORMATS)}")
         if not 0.0 <= self.max_bad_fraction <= 1.0:
@@ -326,15 +337,15 @@ class ClvConfig:
 
 @dataclass(frozen=True)
 class PatternsConfig:
-    basket: str = knob("month", 'What one FPGrowth basket is: the categories a customer bought in one calendar "month" (default), on one "day", or over their whole history ("customer"). An order holds one category, so order baskets would be singletons; day baskets are nearly so.')
+    basket: str = knob("month", 'What one FPGrowth basket is: the categories a customer bought in one calendar "month" (default), on one "day", in one "order" (its lines), or over their whole history ("customer").')
     min_support: float = knob(0.02, "FPGrowth minimum support of an itemset (share of baskets).")
     min_confidence: float = knob(0.3, "FPGrowth minimum confidence of a rule.")
     max_rules: int = knob(50, "Keep at most this many rules (highest lift first).")
     age_bands: list = knob([25, 35, 45, 55, 65], "Upper bounds (exclusive) of the age bands for the payment mix: [25, 35] -> <25, 25-34, 35+.")
 
     def __post_init__(self) -> None:
-        if self.basket not in ("customer", "month", "day"):
-            raise ConfigError(f"patterns.basket: {self.basket!r} must be one of customer, month, day")
+        if self.basket not in ("customer", "month", "day", "order"):
+            raise ConfigError(f"patterns.basket: {self.basket!r} must be one of customer, month, day, order")
         if not 0 < self.min_support <= 1:
             raise ConfigError(f"patterns.min_support: {self.min_support} must be > 0 and <= 1")
         if not 0 < self.min_confidence <= 1:
@@ -362,6 +373,34 @@ class InsightsConfig:
 
 
 @dataclass(frozen=True)
+class CompareConfig:
+    valuable_segments: list = knob(["Champions", "Loyal Customers", "Can't Lose Them"], "`compare`: a customer in one of these segments in BASE who is in a lapsing segment in NEW is slipping.")
+    lapsing_segments: list = knob(["At Risk", "Can't Lose Them", "About to Sleep", "Hibernating", "Lost"], "`compare`: the lapsing segments (a move between two of them, or staying, is not slipping).")
+    min_change: float = knob(0.1, "`compare`: a segment that grew or shrank by more than this share (0.1 = 10%) gets a recommendation; a KPI that fell by more than half of it too.")
+    min_agreement: float = knob(0.6, "`compare`: below this adjusted Rand index between BASE's persona model and NEW's personas, a recommendation says the personas drifted.")
+    max_recommendations: int = knob(10, "`compare`: show at most this many recommendations (largest value at stake first).")
+
+    def __post_init__(self) -> None:
+        from customer_behavior.segment_table import SEGMENT_NAMES
+
+        for key in ("valuable_segments", "lapsing_segments"):
+            names = list(getattr(self, key))
+            if not names or any(not isinstance(n, str) for n in names):
+                raise ConfigError(f"compare.{key}: must be a non-empty list of segment names")
+            unknown = [n for n in names if n not in SEGMENT_NAMES]
+            if unknown:
+                raise ConfigError(f"compare.{key}: unknown segment {unknown[0]!r}; allowed: {', '.join(SEGMENT_NAMES)}")
+        if set(self.valuable_segments) <= set(self.lapsing_segments):
+            raise ConfigError("compare.valuable_segments: every one is also a lapsing segment, so no customer could be slipping")
+        if not 0 < self.min_change < 10:
+            raise ConfigError(f"compare.min_change: {self.min_change} must be > 0 and < 10 (0.1 = 10%)")
+        if not -1 <= self.min_agreement <= 1:
+            raise ConfigError(f"compare.min_agreement: {self.min_agreement} must be between -1 and 1 (an adjusted Rand index)")
+        if self.max_recommendations < 1:
+            raise ConfigError(f"compare.max_recommendations: {self.max_recommendations} must be at least 1")
+
+
+@dataclass(frozen=True)
 class Config:
     spark: SparkSettings = field(default_factory=SparkSettings)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
@@ -373,6 +412,7 @@ class Config:
     insights: InsightsConfig = field(default_factory=InsightsConfig)
     personas: PersonasConfig = field(default_factory=PersonasConfig)
     input: InputConfig = field(default_factory=InputConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _section_to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -388,6 +428,7 @@ SECTION_HELP = {
     "patterns": "Behavioural patterns: time of day, categories, payment, cohorts, category affinities (FPGrowth).",
     "insights": "KPIs and the rules that turn them into recommendations.",
     "personas": "Personas: MLlib clustering over scaled customer features, k chosen by a sweep, clusters named from their centroids.",
+    "compare": "`customer-behavior compare BASE NEW`: what changed between two runs (segment migration, slipping customers, drift).",
     "input": "Your own transaction log (run --input PATH): reading, mapping and validation. Rejected rows go to quarantine/ with a reason.",
 }
 

@@ -6,21 +6,22 @@ shuffle). Definitions (also in docs/definitions.md):
 
 - The observation window is every event whose calendar day (session time zone, UTC) is
   before `as_of`. `as_of` is exclusive: by default the day after the last event.
-- An order is a row with status "completed" and amount > 0. Cancelled rows (amount 0)
-  are not orders and count for nothing. A return is a row with status "returned" and a
-  negative amount; it nets against spend and counts in the return rate.
+- A row is a line; a purchase line is a completed line with amount >= 0 (free items
+  included) and an order is a transaction_id with purchase lines (definitions.py).
+  Cancelled lines count for nothing. A return line (status "returned", negative amount)
+  nets against spend; returns are counted as distinct return ids.
 - recency_days = days from the last order day to as_of (so >= 1); tenure_days = days from
   the first order day to as_of; monetary = sum of order amounts + sum of return amounts
   (net spend, may be 0 when the only order came back); avg_order_value = monetary /
   orders; avg_days_between_orders = (last - first order day) / (orders - 1), null for a
   one-time buyer; active_months = distinct calendar months with an order; favourite
   category, preferred payment method and channel = the value on most orders, ties to
-  the alphabetically first; weekend_share, discount_share = share of orders on a
-  Saturday/Sunday, with discount > 0; return_rate = return rows / orders;
-  avg_basket_size = mean quantity of the orders.
+  the alphabetically first (counted over purchase lines); weekend_share, discount_share =
+  share of orders on a Saturday/Sunday, with a line of discount > 0; return_rate =
+  returns / orders; avg_basket_size = items (quantity summed over the lines) per order.
 - BTYD summary, exactly lifetimes' `summary_data_from_transaction_data(orders,
   freq="D", observation_period_end=as_of - 1 day, monetary_value_col=amount)` over the
-  order rows: frequency = purchase days - 1, recency = last - first purchase day, T =
+  purchase lines: frequency = purchase days - 1, recency = last - first purchase day, T =
   (as_of - 1 day) - first purchase day, monetary_value = mean spend of the repeat
   purchase days (the first purchase day left out; 0 when frequency is 0). Returns are
   not purchases, so they are not in the BTYD summary (Gamma-Gamma needs positive spend).
@@ -31,8 +32,8 @@ arrive after the shuffle; results are doubles.
 
 How (docs/definitions.md, "How it is computed"): with a small `FeatureDomain` (the
 categorical values and the first day, from the `event_day_bounds` query the pipeline runs
-anyway), one shuffle by customer and two hash aggregations inside its partitions:
-(customer, day) then customer, with one count column per categorical value and month bit
+anyway), one shuffle by customer and three hash aggregations inside its partitions:
+(customer, day, order), (customer, day) then customer, with one count column per categorical value and month bit
 sets; modes, distinct counts and the BTYD summary follow per row. No arrays, no join, no
 Python on the executors. Without a domain (or with a column of more than MAX_PIVOT_VALUES
 values) the aggregation collects each customer's order lines (a handful) and SQL
@@ -50,6 +51,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from customer_behavior import columns as C
+from customer_behavior.definitions import is_purchase, is_return, is_weekend, order_key
 from customer_behavior.errors import InputError
 
 MONEY = T.DecimalType(18, 6)
@@ -69,7 +71,11 @@ _FIRST_DAY_MICROS = "first_day_micros"
 _QUANTITY_SUM = "quantity_sum"
 _QUANTITY_COUNT = "quantity_count"
 _MONTH_BITS = "month_bits"
-_IS_ORDER = "is_order"
+_IS_PURCHASE = "is_purchase"
+_ORDER_KEY = "order_key"
+_PURCHASE_LINES = "purchase_lines"
+_RETURN_LINES = "return_lines"
+_DISCOUNTED_LINES = "discounted_lines"
 _IS_RETURN = "is_return"
 _IS_DISCOUNTED = "is_discounted"
 _DAY_ORDERS = "day_orders"
@@ -80,6 +86,9 @@ _DAY_RETURNS = "day_returns"
 PIVOT_COLUMNS = (C.CATEGORY, C.PAYMENT_METHOD, C.CHANNEL)
 MAX_PIVOT_VALUES = 64
 MICROS = 1_000_000
+# extra columns of the event_day_bounds row
+MAX_ABS_AMOUNT = "max_abs_amount"
+HAS_TIME_OF_DAY = "has_time_of_day"  # some event has a time other than midnight
 MONTH_WORD_BITS = 63
 
 
@@ -94,13 +103,32 @@ def event_day_bounds(transactions_df: DataFrame) -> DataFrame:
     A hash aggregation by the value combination comes first (a few hundred groups on
     usual data), so collect_set, an object aggregate, sees those groups, not every row."""
     day = F.to_date(F.col(C.EVENT_TS))
+    has_time_of_day = F.col(C.EVENT_TS) != F.date_trunc("day", F.col(C.EVENT_TS))
     combinations_df = transactions_df.groupBy(*[F.col(name) for name in PIVOT_COLUMNS]).agg(
-        F.min(day).alias("first_day"), F.max(day).alias("last_day")
+        F.min(day).alias("first_day"),
+        F.max(day).alias("last_day"),
+        F.max(F.abs(F.col(C.AMOUNT))).alias(MAX_ABS_AMOUNT),
+        F.max(has_time_of_day).alias(HAS_TIME_OF_DAY),
     )
     value_sets = [
         F.slice(F.array_sort(F.collect_set(F.col(name))), 1, MAX_PIVOT_VALUES + 1).alias(name) for name in PIVOT_COLUMNS
     ]
-    return combinations_df.agg(F.min("first_day").alias("first_day"), F.max("last_day").alias("last_day"), *value_sets)
+    return combinations_df.agg(
+        F.min("first_day").alias("first_day"),
+        F.max("last_day").alias("last_day"),
+        F.max(MAX_ABS_AMOUNT).alias(MAX_ABS_AMOUNT),
+        F.max(HAS_TIME_OF_DAY).alias(HAS_TIME_OF_DAY),
+        *value_sets,
+    )
+
+
+def require_spend(max_abs_amount: float | None) -> None:
+    """InputError when every amount is 0: nothing to segment, value or model."""
+    if max_abs_amount is not None and max_abs_amount == 0:
+        raise InputError(
+            "features: there is no spend to analyse: every amount in the transactions is 0 "
+            "(check the amount column of the mapping, or amount.source = \"quantity_x_unit_price\")"
+        )
 
 
 @dataclass(frozen=True)
@@ -137,19 +165,6 @@ def resolve_as_of(configured: dt.date | None, first_day: dt.date | None, last_da
 
 
 # --------------------------------------------------------------------------- column functions
-
-
-def is_order() -> Column:
-    return (F.col(C.STATUS) == F.lit(C.STATUS_COMPLETED)) & (F.col(C.AMOUNT) > F.lit(0))
-
-
-def is_return() -> Column:
-    return F.col(C.STATUS) == F.lit(C.STATUS_RETURNED)
-
-
-def is_weekend(day: Column) -> Column:
-    # dayofweek: 1 = Sunday ... 7 = Saturday
-    return F.dayofweek(day).isin(1, 7)
 
 
 def money(amount: Column) -> Column:
@@ -190,11 +205,19 @@ def filter_observed(transactions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
     )
 
 
+def order_of_day() -> Column:
+    """The key of an order within a customer: its day and a 64-bit hash of its transaction id
+    (narrower to group by than the text; two ids of one customer and day sharing a hash is a
+    chance of about 10^-19)."""
+    return F.struct(F.to_date(F.col(C.EVENT_TS)).alias(_DAY), F.xxhash64(order_key()).alias(_ORDER_KEY))
+
+
 def aggregate_customers(transactions_df: DataFrame) -> DataFrame:
-    """The one aggregation: per customer, conditional aggregates plus the order lines."""
+    """The one aggregation: per customer, conditional aggregates plus the purchase lines."""
     day = F.to_date(F.col(C.EVENT_TS))
-    order = is_order()
-    order_line = F.struct(
+    purchase, is_return_line = is_purchase(), is_return()
+    order = order_of_day()
+    purchase_line = F.struct(
         day.alias(_DAY),
         F.trunc(day, "month").alias(_MONTH),
         money(F.col(C.AMOUNT)).alias(C.AMOUNT),
@@ -202,18 +225,22 @@ def aggregate_customers(transactions_df: DataFrame) -> DataFrame:
         F.col(C.PAYMENT_METHOD).alias(C.PAYMENT_METHOD),
         F.col(C.CHANNEL).alias(C.CHANNEL),
     )
+
+    def distinct_orders(condition: Column) -> Column:
+        return F.size(F.collect_set(F.when(condition, order)))
+
     return transactions_df.groupBy(C.CUSTOMER_ID).agg(
-        F.count(F.when(order, F.lit(1))).alias(C.ORDERS),
-        F.count(F.when(is_return(), F.lit(1))).alias(C.RETURNS),
-        F.sum(F.when(order, money(F.col(C.AMOUNT)))).alias(_ORDER_SPEND),
-        F.sum(F.when(is_return(), money(F.col(C.AMOUNT)))).alias(_RETURNED_SPEND),
-        F.min(F.when(order, day)).alias(C.FIRST_PURCHASE_DATE),
-        F.max(F.when(order, day)).alias(C.LAST_PURCHASE_DATE),
-        F.count(F.when(order & is_weekend(day), F.lit(1))).alias(_WEEKEND_ORDERS),
-        F.count(F.when(order & (F.col(C.DISCOUNT) > F.lit(0)), F.lit(1))).alias(_DISCOUNTED_ORDERS),
-        F.avg(F.when(order, F.col(C.QUANTITY))).alias(C.AVG_BASKET_SIZE),
-        # collect_list skips nulls, so only order rows are collected
-        F.collect_list(F.when(order, order_line)).alias(_LINES),
+        distinct_orders(purchase).alias(C.ORDERS),
+        distinct_orders(is_return_line).alias(C.RETURNS),
+        F.sum(F.when(purchase, money(F.col(C.AMOUNT)))).alias(_ORDER_SPEND),
+        F.sum(F.when(is_return_line, money(F.col(C.AMOUNT)))).alias(_RETURNED_SPEND),
+        F.min(F.when(purchase, day)).alias(C.FIRST_PURCHASE_DATE),
+        F.max(F.when(purchase, day)).alias(C.LAST_PURCHASE_DATE),
+        distinct_orders(purchase & is_weekend(day)).alias(_WEEKEND_ORDERS),
+        distinct_orders(purchase & (F.col(C.DISCOUNT) > F.lit(0))).alias(_DISCOUNTED_ORDERS),
+        _ratio(F.sum(F.when(purchase, F.col(C.QUANTITY))), distinct_orders(purchase & F.col(C.QUANTITY).isNotNull())).alias(C.AVG_BASKET_SIZE),
+        # collect_list skips nulls, so only purchase lines are collected
+        F.collect_list(F.when(purchase, purchase_line)).alias(_LINES),
     )
 
 
@@ -321,18 +348,20 @@ def _most_frequent_of_counts(name: str, values: tuple[str, ...]) -> Column:
     return best.getField("value")
 
 
-def aggregate_customer_days(transactions_df: DataFrame, *, domain: FeatureDomain) -> DataFrame:
-    """Level 1: per (customer, day) counts, money in millionths and per-value counts.
+def aggregate_customer_orders(transactions_df: DataFrame, *, domain: FeatureDomain) -> DataFrame:
+    """Level 0: per (customer, day, order) line counts, money in millionths and per-value
+    line counts.
 
     The rows are first hash-partitioned by customer (the one shuffle): this grouping and
-    the per-customer one after it both run inside those partitions, with no exchange.
-    The day level is what the BTYD summary needs (purchase days, the first day's spend)."""
-    order = F.col(_IS_ORDER)
+    the two after it all run inside those partitions, with no exchange."""
+    purchase, is_return_line = F.col(_IS_PURCHASE), F.col(_IS_RETURN)
+    order = order_of_day()
     value_indexes = [_value_index(name, domain.values[name]).alias(name) for name in PIVOT_COLUMNS]
     rows_df = transactions_df.select(
         F.col(C.CUSTOMER_ID),
-        F.to_date(F.col(C.EVENT_TS)).alias(_DAY),
-        is_order().alias(_IS_ORDER),
+        order.getField(_DAY).alias(_DAY),
+        order.getField(_ORDER_KEY).alias(_ORDER_KEY),
+        is_purchase().alias(_IS_PURCHASE),
         is_return().alias(_IS_RETURN),
         micros(F.col(C.AMOUNT)).alias(C.AMOUNT),
         F.col(C.QUANTITY),
@@ -340,18 +369,39 @@ def aggregate_customer_days(transactions_df: DataFrame, *, domain: FeatureDomain
         *value_indexes,
     ).repartition(F.col(C.CUSTOMER_ID))
     value_counts = [
-        F.count(F.when(order & (F.col(name) == F.lit(i + 1)), F.lit(1))).alias(_count_column(name, i))
+        F.count(F.when(purchase & (F.col(name) == F.lit(i + 1)), F.lit(1))).alias(_count_column(name, i))
         for name in PIVOT_COLUMNS
         for i in range(len(domain.values[name]))
     ]
-    return rows_df.groupBy(C.CUSTOMER_ID, _DAY).agg(
-        F.count(F.when(order, F.lit(1))).alias(_DAY_ORDERS),
-        F.count(F.when(F.col(_IS_RETURN), F.lit(1))).alias(_DAY_RETURNS),
-        F.sum(F.when(order, F.col(C.AMOUNT))).alias(_ORDER_MICROS),
-        F.sum(F.when(F.col(_IS_RETURN), F.col(C.AMOUNT))).alias(_RETURN_MICROS),
-        F.count(F.when(order & F.col(_IS_DISCOUNTED), F.lit(1))).alias(_DISCOUNTED_ORDERS),
-        F.sum(F.when(order, F.col(C.QUANTITY))).alias(_QUANTITY_SUM),
-        F.count(F.when(order, F.col(C.QUANTITY))).alias(_QUANTITY_COUNT),
+    return rows_df.groupBy(C.CUSTOMER_ID, _DAY, _ORDER_KEY).agg(
+        F.count(F.when(purchase, F.lit(1))).alias(_PURCHASE_LINES),
+        F.count(F.when(is_return_line, F.lit(1))).alias(_RETURN_LINES),
+        F.sum(F.when(purchase, F.col(C.AMOUNT))).alias(_ORDER_MICROS),
+        F.sum(F.when(is_return_line, F.col(C.AMOUNT))).alias(_RETURN_MICROS),
+        F.count(F.when(purchase & F.col(_IS_DISCOUNTED), F.lit(1))).alias(_DISCOUNTED_LINES),
+        F.sum(F.when(purchase, F.col(C.QUANTITY))).alias(_QUANTITY_SUM),
+        F.count(F.when(purchase, F.col(C.QUANTITY))).alias(_QUANTITY_COUNT),
+        *value_counts,
+    )
+
+
+def aggregate_customer_days(orders_df: DataFrame, *, domain: FeatureDomain) -> DataFrame:
+    """Level 1: per (customer, day) orders, returns, money and per-value line counts, from
+    the order rows (same partitions, no shuffle). The day level is what the BTYD summary
+    needs (purchase days, the first day's spend)."""
+    is_order = F.col(_PURCHASE_LINES) > F.lit(0)
+    value_counts = [
+        F.sum(_count_column(name, i)).alias(_count_column(name, i)) for name in PIVOT_COLUMNS for i in range(len(domain.values[name]))
+    ]
+    return orders_df.groupBy(C.CUSTOMER_ID, _DAY).agg(
+        F.count(F.when(is_order, F.lit(1))).alias(_DAY_ORDERS),
+        F.count(F.when(F.col(_RETURN_LINES) > F.lit(0), F.lit(1))).alias(_DAY_RETURNS),
+        F.sum(_ORDER_MICROS).alias(_ORDER_MICROS),
+        F.sum(_RETURN_MICROS).alias(_RETURN_MICROS),
+        F.count(F.when(is_order & (F.col(_DISCOUNTED_LINES) > F.lit(0)), F.lit(1))).alias(_DISCOUNTED_ORDERS),
+        F.sum(_QUANTITY_SUM).alias(_QUANTITY_SUM),
+        # orders with a quantity: the denominator of items per order
+        F.count(F.when(F.col(_QUANTITY_COUNT) > F.lit(0), F.lit(1))).alias(_QUANTITY_COUNT),
         *value_counts,
     )
 
@@ -476,14 +526,15 @@ def all_customer_features(transactions_df: DataFrame, *, as_of: dt.date, domain:
     """Features of every customer seen in the window, including those with no order
     (orders = 0, most features null); the pipeline counts and drops those.
 
-    With a small `domain` (from `event_day_bounds`): the array-free path, two hash
+    With a small `domain` (from `event_day_bounds`): the array-free path, three hash
     aggregations over one shuffle. Without one, or with a categorical column of more than
-    MAX_PIVOT_VALUES values: one aggregation collecting order lines into arrays. Both give
+    MAX_PIVOT_VALUES values: one aggregation collecting purchase lines into arrays. Both give
     the same values (tests compare both with pandas)."""
     observed_df = transactions_df.transform(filter_observed, as_of=as_of)
     if domain is not None and domain.is_small:
         customers_df = (
-            observed_df.transform(aggregate_customer_days, domain=domain)
+            observed_df.transform(aggregate_customer_orders, domain=domain)
+            .transform(aggregate_customer_days, domain=domain)
             .transform(aggregate_customers_from_days, domain=domain, as_of=as_of)
             .transform(with_derived_features_from_counts, domain=domain, as_of=as_of)
         )

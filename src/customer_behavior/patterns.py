@@ -4,8 +4,10 @@ Every function here is a pure `DataFrame -> DataFrame` transform over the canoni
 transactions; the results are small aggregates (a few hundred rows at most) written under
 `tables/patterns/`. Definitions (also in docs/report.md):
 
-- an *order* is a transaction with status `completed` and a positive amount, as in features.py (the generator and the canonical model
-  hold one category, payment method and channel per order);
+- an *order* is a transaction_id with purchase lines, as everywhere (definitions.py): the
+  time tables, the payment and channel breakdowns and the monthly and cohort tables count
+  orders; the category mix counts an order once under each category of its lines and
+  weighs the categories by the spend of their lines;
 - *revenue* in these tables is the value of completed orders at the time they were placed,
   before later returns (returns happen days later and would blur the time-of-day picture);
   the KPIs in `insights` report net revenue (returns subtracted);
@@ -31,29 +33,17 @@ from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.config import PatternsConfig
+from customer_behavior.definitions import day_name, is_purchase, is_weekend, iso_day_of_week, order_key
 
 UNKNOWN = "unknown"
 # Money is summed in whole cents as longs: exact, so the sums (and the peak month) do not
 # depend on the order rows arrive in after a shuffle, and far cheaper than DECIMAL sums
 # (which go through BigDecimal past 18 digits). The tables hold doubles in currency units.
 CENTS = "amount_cents"
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+PARTS = "parts"  # per order: one struct (category, amount_cents) per category of its lines
 
 
 # --------------------------------------------------------------------------- column functions
-
-
-def iso_day_of_week(ts: Column) -> Column:
-    """1 = Monday ... 7 = Sunday (Spark's dayofweek starts on Sunday)."""
-    return ((F.dayofweek(ts) + F.lit(5)) % F.lit(7) + F.lit(1)).cast("int")
-
-
-def day_name(iso_day: Column) -> Column:
-    return F.element_at(F.array(*[F.lit(name) for name in DAY_NAMES]), iso_day)
-
-
-def is_weekend(ts: Column) -> Column:
-    return iso_day_of_week(ts) >= F.lit(6)
 
 
 def age_band(age: Column, bounds: Sequence[int]) -> Column:
@@ -74,16 +64,41 @@ def _safe_ratio(numerator: Column, denominator: Column) -> Column:
 # --------------------------------------------------------------------------- inputs
 
 
-def filter_orders(transactions_df: DataFrame) -> DataFrame:
-    """Completed orders with the attributes the patterns need; null labels become "unknown"."""
-    is_order = (F.col(C.STATUS) == F.lit(C.STATUS_COMPLETED)) & (F.col(C.AMOUNT) > F.lit(0))
-    return transactions_df.filter(is_order).select(
+def filter_purchase_lines(transactions_df: DataFrame) -> DataFrame:
+    """Purchase lines (definitions.py) with the attributes the patterns need; null labels become "unknown"."""
+    return transactions_df.filter(is_purchase()).select(
         F.col(C.CUSTOMER_ID),
+        order_key().alias(C.TRANSACTION_ID),
         F.col(C.EVENT_TS),
         F.coalesce(F.col(C.CATEGORY), F.lit(UNKNOWN)).alias(C.CATEGORY),
         F.coalesce(F.col(C.PAYMENT_METHOD), F.lit(UNKNOWN)).alias(C.PAYMENT_METHOD),
         F.coalesce(F.col(C.CHANNEL), F.lit(UNKNOWN)).alias(C.CHANNEL),
         F.floor(F.col(C.AMOUNT) * F.lit(100.0) + F.lit(0.5)).cast("long").alias(CENTS),
+    )
+
+
+def aggregate_orders(lines_df: DataFrame) -> DataFrame:
+    """One row per order: its first line's time, payment method and channel (the
+    alphabetically first if its lines differ), its value in cents and its parts, one per
+    category with that category's spend."""
+    order_keys = [F.col(C.CUSTOMER_ID), F.col(C.TRANSACTION_ID)]
+    order_attributes = [F.min(F.col(name)).alias(name) for name in (C.EVENT_TS, C.PAYMENT_METHOD, C.CHANNEL)]
+    parts_df = lines_df.groupBy(*order_keys, F.col(C.CATEGORY)).agg(*order_attributes, F.sum(F.col(CENTS)).alias(CENTS))
+    return parts_df.groupBy(*order_keys).agg(
+        *order_attributes,
+        F.sum(F.col(CENTS)).alias(CENTS),
+        F.array_sort(F.collect_list(F.struct(F.col(C.CATEGORY), F.col(CENTS)))).alias(PARTS),
+    )
+
+
+def explode_parts(orders_df: DataFrame) -> DataFrame:
+    """One row per (order, category) with the category's spend as `amount_cents`."""
+    part = F.col("_part")
+    return (
+        orders_df.drop(CENTS)
+        .select("*", F.explode(F.col(PARTS)).alias("_part"))
+        .select("*", part[C.CATEGORY].alias(C.CATEGORY), part[CENTS].alias(CENTS))
+        .drop("_part", PARTS)
     )
 
 
@@ -271,7 +286,7 @@ def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, ite
 
 def category_mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
     """Categories by revenue, orders and order value, overall and per segment and persona, with lift."""
-    return _mix(orders_df, groupings, cfg, item=C.CATEGORY, kinds=["segment", "persona"])
+    return _mix(orders_df.transform(explode_parts), groupings, cfg, item=C.CATEGORY, kinds=["segment", "persona"])
 
 
 def payment_mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
@@ -334,12 +349,15 @@ def cohort_retention(orders_df: DataFrame) -> DataFrame:
 
 def baskets(orders_df: DataFrame, basket: str) -> DataFrame:
     """One row per basket with its distinct categories (`items`); see PatternsConfig.basket."""
+    categories = F.col(PARTS).getField(C.CATEGORY)
+    if basket == "order":  # the parts of an order are its distinct categories, sorted
+        return orders_df.select(categories.alias(C.ITEMS))
     keys = [F.col(C.CUSTOMER_ID)]
     if basket == "month":
         keys.append(F.trunc(F.col(C.EVENT_TS), "month").alias("period"))
     elif basket == "day":
         keys.append(F.to_date(F.col(C.EVENT_TS)).alias("period"))
-    return orders_df.groupBy(*keys).agg(F.array_sort(F.collect_set(F.col(C.CATEGORY))).alias(C.ITEMS)).select(C.ITEMS)
+    return orders_df.groupBy(*keys).agg(F.array_sort(F.array_distinct(F.flatten(F.collect_list(categories)))).alias(C.ITEMS)).select(C.ITEMS)
 
 
 def category_affinities(baskets_df: DataFrame, cfg: PatternsConfig) -> DataFrame:
@@ -367,8 +385,8 @@ def category_affinities(baskets_df: DataFrame, cfg: PatternsConfig) -> DataFrame
 
 
 def labelled_orders(transactions_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> DataFrame:
-    """Completed orders with their labels: the one input every pattern table is computed from."""
-    return filter_orders(transactions_df).transform(with_labels, groupings, cfg)
+    """One row per order with its labels: the one input every pattern table is computed from."""
+    return filter_purchase_lines(transactions_df).transform(aggregate_orders).transform(with_labels, groupings, cfg)
 
 
 def pattern_tables(labelled_df: DataFrame, groupings: Groupings, cfg: PatternsConfig) -> dict[str, DataFrame]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import platform
 import shutil
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from customer_behavior.session import java_major_version
 from customer_behavior.tracking import StageTracker, degradation_notes
 
 if TYPE_CHECKING:  # the ingest package is imported when a run reads the user's data
-    from customer_behavior.ingest.plan import TablePlan
+    from customer_behavior.ingest.plan import IngestPlan, TablePlan
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class _FinalRows:
     cached: list[DataFrame] = field(default_factory=list)  # to unpersist after the write
 
 
-def _final_rows(spark: SparkSession, table: TablePlan) -> _FinalRows:
+def _final_rows(spark: SparkSession, table: TablePlan, plan: IngestPlan | None = None) -> _FinalRows:
     """Every rule applied, the duplicate check included.
 
     Transactions: one job reads the rows (the lines of a delimited file, unparsed) and finds the
@@ -142,25 +143,31 @@ def _final_rows(spark: SparkSession, table: TablePlan) -> _FinalRows:
 
     if table.checked_df is None:
         return _FinalRows(df=table.validated_df, file=F.col(V.SOURCE_FILE))
-    copies_df = V.duplicate_copies(table.raw.df, table.raw.key_columns)
+    copies_df = plan.copies_df()
     local_df = _in_driver(spark, copies_df, _BROADCAST_COPIES_MAX)
     if local_df is not None:
         copy_sets = local_df.count()  # a local table: counted in the driver
         if copy_sets == 0:
-            return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS), file=source_file())
-        return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df)), file=source_file(), copy_sets=copy_sets)
+            return _FinalRows(df=table.checked_df.drop(*V.DUPLICATE_KEYS).withColumn(V.IS_KEPT_COPY, F.lit(False)), file=source_file())
+        return _FinalRows(df=V.with_duplicate_reason(table.checked_df, F.broadcast(local_df), plan.duplicates), file=source_file(), copy_sets=copy_sets)
     # more sets than a broadcast should hold: a shuffle join, so each row's file is taken before it
     copies_df = copies_df.persist(StorageLevel.MEMORY_AND_DISK)
-    rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file), copies_df)
+    rows_df = V.with_duplicate_reason(table.checked_df.transform(V.with_source_file), copies_df, plan.duplicates)
     return _FinalRows(df=rows_df, file=F.col(V.SOURCE_FILE), copy_sets=copies_df.count(), cached=[copies_df])
 
 
-def _write_both_outputs(final: _FinalRows, split_dir: Path, *, canonical: list[Column], schema: StructType, source_columns: tuple[str, ...]) -> None:
-    """The one write: accepted and rejected rows, partitioned by `QUARANTINED`, into `split_dir`."""
+def _write_both_outputs(final: _FinalRows, split_dir: Path, *, canonical: list[Column], schema: StructType, source_columns: tuple[str, ...]) -> int:
+    """The one write: accepted and rejected rows, partitioned by `QUARANTINED`, into `split_dir`.
+    Returns the identical lines kept as repeated purchases (observed while writing)."""
     from customer_behavior.ingest import validation as V
 
-    both_df = V.with_both_outputs(final.df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
+    rows_df, observation = final.df, None
+    if V.IS_KEPT_COPY in rows_df.columns:
+        observation = Observation("kept copies")
+        rows_df = rows_df.observe(observation, F.count_if(F.col(V.IS_KEPT_COPY)).alias("kept"))
+    both_df = V.with_both_outputs(rows_df, canonical=canonical, schema=schema, source_columns=source_columns, file=final.file)
     both_df.write.mode("overwrite").partitionBy(V.QUARANTINED).parquet(str(split_dir))
+    return int(observation.get["kept"] or 0) if observation is not None else 0
 
 
 def _write_quarantine(
@@ -222,9 +229,9 @@ def stage_ingest(ctx: RunContext) -> None:
             split_dir = Path(ctx.path(_SPLIT_DIR, name))
             source_columns = table.raw.source_columns
             with input_errors(table.raw.path, "input" if name == "transactions" else "customers input"):
-                final = _final_rows(ctx.spark, table)
+                final = _final_rows(ctx.spark, table, plan)
                 try:
-                    _write_both_outputs(final, split_dir, canonical=canonical, schema=schema, source_columns=source_columns)
+                    kept_copies = _write_both_outputs(final, split_dir, canonical=canonical, schema=schema, source_columns=source_columns)
                 finally:
                     for cached_df in final.cached:
                         cached_df.unpersist()
@@ -234,6 +241,11 @@ def stage_ingest(ctx: RunContext) -> None:
                 counts[None] = _parquet_rows(ctx.spark, accepted_dir)
             if name == "transactions":
                 results["copy_sets"] = final.copy_sets
+                results["duplicates"] = {"policy": input_cfg.duplicates, "identical_lines": "kept" if plan.duplicates.keep_copies else "quarantined"}
+                results["identical_lines_kept"] = kept_copies
+                ctx.rows["transactions_identical_lines_kept"] = kept_copies
+                if kept_copies:
+                    record.notes.append(f"{kept_copies:,} identical lines kept as repeated purchases (no transaction ids to tell them from a double export; --duplicates quarantine drops them)")
             acc = ingest.accounting(counts, reasons)
             if acc["read"] == 0:
                 raise InputError(f"input {table.raw.path!r} has no data rows (a header only?)")
@@ -260,8 +272,9 @@ def stage_ingest(ctx: RunContext) -> None:
 def _has_no_purchase(transactions_df: DataFrame) -> bool:
     """Whether no row is a completed purchase: the one case that stops a run on valid rows
     (every later stage degrades instead). Stops reading at the first purchase."""
-    is_purchase = (F.col(C.STATUS) == F.lit(C.STATUS_COMPLETED)) & (F.col(C.AMOUNT) > F.lit(0.0))
-    return not transactions_df.filter(is_purchase).limit(1).collect()
+    from customer_behavior.definitions import is_purchase
+
+    return not transactions_df.filter(is_purchase()).limit(1).collect()
 
 
 def stage_source(ctx: RunContext) -> None:
@@ -277,6 +290,7 @@ def _feature_bounds(transactions_df: DataFrame, configured_as_of: dt.date | None
     categorical values (one row), the as-of date they resolve to, and the feature domain."""
     bounds = features.event_day_bounds(transactions_df).first()
     as_of = features.resolve_as_of(configured_as_of, bounds["first_day"], bounds["last_day"])
+    features.require_spend(bounds[features.MAX_ABS_AMOUNT])
     return bounds, as_of, features.FeatureDomain.from_bounds(bounds)
 
 
@@ -296,6 +310,10 @@ def stage_features(ctx: RunContext) -> None:
         finally:
             all_df.unpersist()
         ctx.tables["customer_features"] = ctx.spark.read.parquet(target)
+        if as_of <= bounds["last_day"]:
+            # The analysis window ends at as_of for every later stage (personas, CLV, patterns), not only for the features.
+            ctx.tables["transactions"] = transactions_df.filter(F.to_date(F.col(C.EVENT_TS)) < F.lit(as_of))
+            ctx.rows["transactions_after_as_of"] = transactions_df.filter(F.to_date(F.col(C.EVENT_TS)) >= F.lit(as_of)).count()
         ctx.rows["customers_with_features"] = counts.get(True, 0)
         ctx.rows["customers_without_orders"] = counts.get(False, 0)
         ctx.results["features"] = {
@@ -304,6 +322,7 @@ def stage_features(ctx: RunContext) -> None:
             "last_event_day": bounds["last_day"].isoformat(),
             "customers": counts.get(True, 0),
             "customers_without_orders": counts.get(False, 0),
+            "has_time_of_day": bool(bounds[features.HAS_TIME_OF_DAY]),
         }
 
 
@@ -540,10 +559,12 @@ def stage_report(ctx: RunContext) -> None:
             "as_of": str(as_of) if as_of else None,
             "clv_holdout": clv_results.get("holdout") if isinstance(clv_results, dict) else None,
             "notes": degradation_notes(ctx.tracker.to_list()),
+            **report.data_meta(ctx.results),
         }
         data = report.load_tables(ctx.root, meta=meta)
         paths = report.write_report(data, ctx.path(report.REPORT_DIR), ctx.cfg.insights)
         ctx.results["report"] = {key: str(Path(p).relative_to(ctx.root)) for key, p in paths.items()}
+        ctx.results["report"]["sections_left_out"] = report.left_out_sections(meta)
 
 
 # --------------------------------------------------------------------------- personas (issue 4)
@@ -705,10 +726,12 @@ def execute(
     stages: list[Stage] | None = None,
     command: str = "run",
     progress: Callable[[str], None] | None = None,
+    job_scope: str = "",
 ) -> dict[str, Any]:
     """Run the stages into `staging` and write its manifest; return the manifest."""
     started = dt.datetime.now(dt.timezone.utc)
-    ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=StageTracker(spark, progress), command=command)
+    tracker = StageTracker(spark, progress, scope=job_scope)
+    ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=tracker, command=command)
     for stage in stages if stages is not None else RUN_STAGES:
         stage(ctx)
     manifest = _manifest(ctx, started, "complete")
@@ -736,6 +759,104 @@ def run_pipeline(
     return RunResult(path=run_dir.commit(), manifest=manifest)
 
 
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard links of every file under `source` at the same place under `target` (a copy where links fail)."""
+    for path in source.rglob("*"):
+        destination = target / path.relative_to(source)
+        if path.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:
+            shutil.copy2(path, destination)
+
+
+def _is_source_row(key: str) -> bool:
+    """A row count that the generate or ingest stage recorded (what a reusing date copies)."""
+    return key.endswith(("_generated", "_read", "_accepted", "_quarantined")) or "_quarantined_" in key
+
+
+def make_reuse_source_stage(first: Path, first_manifest: dict[str, Any]) -> Stage:
+    """The source stage of a later as-of date: the first date's data/ and quarantine/, linked, not redone."""
+
+    def stage_reuse_source(ctx: RunContext) -> None:
+        with ctx.tracker.stage("source", f"Reuse the data of {first.name} (linked, not generated or read again)"):
+            for name in (DATA_DIR, "quarantine"):
+                if (first / name).is_dir():
+                    _link_tree(first / name, Path(ctx.path(name)))
+            ctx.rows.update({key: n for key, n in first_manifest.get("rows", {}).items() if _is_source_row(key)})
+            for key in ("ingest", "rate_scale"):
+                if key in first_manifest.get("results", {}):
+                    ctx.results[key] = first_manifest["results"][key]
+            for name in ("transactions", "customers"):
+                if Path(ctx.path(DATA_DIR, name)).is_dir():
+                    ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
+
+    return stage_reuse_source
+
+
+def execute_dates(
+    spark: SparkSession, cfg: Config, staging: Path, dates: list[str], *, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """`run --as-of D1,D2,...`: the whole pipeline as of each date into <staging>/<date>/, in one
+    session; the data is generated or ingested once (for the first date) and linked into the others.
+    Writes and returns the manifest of the directory holding the runs."""
+    from customer_behavior.config import with_overrides
+
+    started = dt.datetime.now(dt.timezone.utc)
+    runs: list[dict[str, Any]] = []
+    first: tuple[Path, dict[str, Any]] | None = None
+    for date in dates:
+        root = Path(staging) / date
+        root.mkdir()
+        if progress:
+            progress(f"-- as of {date} (into {date}/)")
+        dated_cfg = with_overrides(cfg, {"features.as_of": date})
+        stages = RUN_STAGES if first is None else [make_reuse_source_stage(*first), *RUN_STAGES[1:]]
+        manifest = execute(spark, dated_cfg, root, stages=stages, progress=progress, job_scope=f"{date}/")
+        first = first or (root, manifest)
+        runs.append({"as_of": date, "path": date, "total_seconds": manifest["total_seconds"], "kpis": manifest["results"].get("kpis", {})})
+    manifest = {
+        "tool": TOOL_NAME,
+        "version": __version__,
+        "command": "run",
+        "kind": "as_of_dates",
+        "status": "complete",
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": cfg.generate.seed,
+        "as_of_dates": list(dates),
+        "runs": runs,
+        "total_seconds": round(sum(run["total_seconds"] for run in runs), 3),
+        "versions": versions(spark),
+        "config": cfg.to_dict(),
+    }
+    write_json(Path(staging) / MANIFEST, manifest)
+    return manifest
+
+
+def run_dates(
+    spark: SparkSession,
+    cfg: Config,
+    dates: list[str],
+    *,
+    output: str | None = None,
+    overwrite: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """`execute_dates` from Python: staged, then moved into place whole."""
+    run_dir = RunDirectory(output or cfg.output.path, overwrite=cfg.output.overwrite if overwrite is None else overwrite)
+    staging = run_dir.create()
+    try:
+        manifest = execute_dates(spark, cfg, staging, dates, progress=progress)
+    except BaseException:
+        run_dir.abort()
+        raise
+    return RunResult(path=run_dir.commit(), manifest=manifest)
+
+
 def stage_generate_only(ctx: RunContext) -> None:
     """`customer-behavior generate`: the three tables at the top of the output directory."""
     with ctx.tracker.stage("generate", f"Generate {ctx.cfg.generate.customers:,} synthetic customers (seed {ctx.cfg.generate.seed})"):
@@ -746,4 +867,4 @@ def stage_generate_only(ctx: RunContext) -> None:
 
 GENERATE_STAGES: list[Stage] = [stage_generate_only]
 
-__all__ = ["C", "RunContext", "RunResult", "execute", "run_pipeline", "RUN_STAGES", "GENERATE_STAGES"]
+__all__ = ["C", "RunContext", "RunResult", "execute", "execute_dates", "run_pipeline", "run_dates", "RUN_STAGES", "GENERATE_STAGES"]

@@ -67,15 +67,16 @@ def job_group(stage_name: str) -> str:
 class StageTracker:
     """Wraps each stage: sets the Spark job group/description, times it, records its metrics."""
 
-    def __init__(self, spark: SparkSession, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, spark: SparkSession, progress: Callable[[str], None] | None = None, *, scope: str = "") -> None:
         self.spark = spark
         self.progress = progress or (lambda _message: None)
+        self.scope = scope  # prefixes the job groups, so that several runs in one session (run --as-of D1,D2) count their own jobs
         self.records: list[StageRecord] = []
 
     @contextlib.contextmanager
     def stage(self, name: str, description: str) -> Iterator[StageRecord]:
         sc = self.spark.sparkContext
-        group = job_group(name)
+        group = job_group(f"{self.scope}{name}")
         record = StageRecord(name=name, description=description)
         self.records.append(record)
         # Every job started from this thread (actions, Parquet writes, broadcasts that

@@ -25,6 +25,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, functions as F
 
 from customer_behavior import columns as C
+from customer_behavior.definitions import is_purchase
 from customer_behavior.errors import ModelError
 from customer_behavior.generate.random import uniform
 
@@ -36,17 +37,13 @@ SAMPLE_HEADROOM = 0.9  # sample to 90% of the bound so the grouped sample stays 
 # --------------------------------------------------------------------------- transforms
 
 
-def is_purchase() -> Column:
-    """A row that counts as a purchase in the BTYD summary: a completed order with a positive amount."""
-    return (F.col(C.STATUS) == F.lit(C.STATUS_COMPLETED)) & (F.col(C.AMOUNT) > F.lit(0.0))
-
-
 def btyd_summary(transactions_df: DataFrame, *, as_of: dt.date) -> DataFrame:
     """lifetimes' summary_data_from_transaction_data(freq="D", observation_period_end=as_of - 1 day).
 
     The same definitions as the BTYD columns of `features` (checked by a test), without
     computing every other feature: the holdout evaluation needs it for the calibration
-    period. Purchases are completed orders with a positive amount on days before `as_of`;
+    period. Purchases are the purchase lines (definitions.py: completed, amount >= 0, free
+    items included) on days before `as_of`;
     frequency = purchase days - 1, recency = last - first purchase day, T = (as_of - 1 day) -
     first purchase day, monetary_value = mean spend of the repeat purchase days (0 for
     one-time buyers).

@@ -175,6 +175,47 @@ def truth_from_base(base_df: DataFrame, cfg: GenerateConfig) -> DataFrame:
     )
 
 
+MAX_LINES_PER_ORDER = 40
+
+
+def explode_lines(orders_df: DataFrame, cfg: GenerateConfig) -> DataFrame:
+    """One row per line of each order: 1 + Poisson(lines_per_order - 1) lines (at most
+    MAX_LINES_PER_ORDER). The first line keeps the order's category and quantity; the others
+    draw theirs from the persona's mix. The order's value is split over its lines in
+    proportion to quantity x a weight in (0.5, 1.5) (the first line's weight is 1), each line
+    priced as quantity x unit price x (1 - the order's discount). With one line the row is
+    exactly today's order row; every draw hashes (seed, customer, order, line)."""
+    seed, personas, persona = cfg.seed, spec.PERSONAS, F.col("persona_idx")
+    ids = [F.col("id"), F.col("order_no")]
+    extra = poisson(F.lit(cfg.lines_per_order - 1.0), uniform(seed, "lines", *ids))
+    n_lines = F.least(F.lit(1) + extra, F.lit(MAX_LINES_PER_ORDER)).cast("int")
+
+    def line(i: Column) -> Column:
+        is_first = i == F.lit(0)
+        category = choose(uniform(seed, "line_category", *ids, i), persona, [spec.cumulative(p.category_weights) for p in personas], list(spec.CATEGORIES))
+        quantity = choose(uniform(seed, "line_quantity", *ids, i), persona, [spec.cumulative(p.quantity_weights) for p in personas], list(spec.QUANTITIES))
+        weight = F.when(is_first, F.lit(1.0)).otherwise(F.lit(0.5) + uniform(seed, "line_weight", *ids, i))
+        quantity = F.when(is_first, F.col(C.QUANTITY)).otherwise(quantity.cast("int"))
+        return F.struct(
+            F.when(is_first, F.col(C.CATEGORY)).otherwise(category).alias(C.CATEGORY), quantity.alias(C.QUANTITY), (weight * quantity).alias("weight")
+        )
+
+    lines = F.transform(F.sequence(F.lit(0), n_lines - F.lit(1)), line)
+    total_weight = F.aggregate(F.col("_lines").getField("weight"), F.lit(0.0), lambda acc, w: acc + w)
+    current = F.col("_line")
+    unit_price = F.greatest(cents(F.col("gross") * current["weight"] / F.col("_weight") / current[C.QUANTITY]), F.lit(0.01))
+    return (
+        orders_df.withColumn("_lines", lines)
+        .withColumn("_weight", total_weight)
+        .withColumn("_line", F.explode(F.col("_lines")))
+        .withColumn(C.CATEGORY, current[C.CATEGORY])
+        .withColumn(C.QUANTITY, current[C.QUANTITY])
+        .withColumn(C.UNIT_PRICE, unit_price)
+        .withColumn("order_amount", cents(F.col(C.QUANTITY) * F.col(C.UNIT_PRICE) * (F.lit(1.0) - F.col(C.DISCOUNT))))
+        .drop("_lines", "_weight", "_line")
+    )
+
+
 def transactions_from_base(base_df: DataFrame, cfg: GenerateConfig) -> DataFrame:
     seed, n_days, personas = cfg.seed, window_days(cfg), spec.PERSONAS
     season_max, _ = _season_thinning()
@@ -233,7 +274,9 @@ def transactions_from_base(base_df: DataFrame, cfg: GenerateConfig) -> DataFrame
         .withColumn(C.CHANNEL, pick("channel", lambda p: p.channel_weights, spec.CHANNELS))
     )
 
-    # A returned order is two rows: the purchase, then a refund (negative) some days later.
+    if cfg.lines_per_order > 1:
+        orders_df = orders_df.transform(explode_lines, cfg)
+    # A returned order is a refund (negative) of each line some days later.
     is_refund = F.col("line") == F.lit(1)
     return_delay_s = (F.lit(1.0) + _u("return_delay") * F.lit(spec.RETURN_DELAY_DAYS - 1)) * F.lit(float(SECONDS_PER_DAY))
     sign = F.when(is_refund, F.lit(-1)).otherwise(F.lit(1))

@@ -22,14 +22,18 @@ from customer_behavior.ingest.amounts import guess_amount_format
 from customer_behavior.ingest.mapping import Mapping, load_input_mapping
 from customer_behavior.ingest.readers import RawTable, input_errors, read_raw
 from customer_behavior.ingest.validation import (
+    DuplicateCheck,
     ResolvedColumns,
     Rules,
+    customer_id_of,
+    duplicate_check,
     duplicate_copies,
     resolve_columns,
     resolve_customer_columns,
     with_customer_reason,
     with_duplicate_reason,
     with_transaction_reason,
+    transaction_id_of,
 )
 
 QUARANTINE_DIR = "quarantine"
@@ -52,6 +56,16 @@ class IngestPlan:
     transactions: TablePlan
     resolved: ResolvedColumns
     customers: TablePlan | None
+    duplicates: DuplicateCheck = DuplicateCheck(keep_copies=False, has_ids=True)
+
+    def copies_df(self) -> DataFrame:
+        return transaction_copies(self.transactions.raw, self.resolved, self.mapping, self.duplicates)
+
+
+def transaction_copies(raw: RawTable, resolved: ResolvedColumns, mapping: Mapping, check: DuplicateCheck) -> DataFrame:
+    """The duplicate check's sets of copies (and, with ids, the conflicting lines) of the transactions."""
+    transaction_id = transaction_id_of(resolved) if check.has_ids else None
+    return duplicate_copies(raw.df, raw.key_columns, transaction_id=transaction_id, customer_id=customer_id_of(resolved, mapping))
 
 
 def rules_from_config(input_cfg: InputConfig, today: dt.date | None = None) -> Rules:
@@ -90,9 +104,10 @@ def plan_ingest(spark: SparkSession, input_cfg: InputConfig, *, today: dt.date |
     raw = read_raw(spark, input_cfg.path, mapping.source)
     resolved = resolve_columns(raw, mapping)
     check_amount_sample(raw, resolved, mapping)
+    check = duplicate_check(input_cfg.duplicates, resolved)
     with input_errors(input_cfg.path):
         checked_df = with_transaction_reason(raw.df, source_columns=raw.source_columns, key_columns=raw.key_columns, resolved=resolved, mapping=mapping, rules=rules)
-        validated_df = with_duplicate_reason(checked_df, duplicate_copies(raw.df, raw.key_columns))
+        validated_df = with_duplicate_reason(checked_df, transaction_copies(raw, resolved, mapping, check), check)
     customers = None
     if mapping.customers is not None and mapping.customers.path:
         raw_customers = read_raw(spark, mapping.customers.path, mapping.customers.source, what="customers input")
@@ -100,7 +115,9 @@ def plan_ingest(spark: SparkSession, input_cfg: InputConfig, *, today: dt.date |
         with input_errors(mapping.customers.path, "customers input"):
             customers_df = with_customer_reason(raw_customers.df, source_columns=raw_customers.source_columns, sources=sources, customers=mapping.customers)
         customers = TablePlan(raw=raw_customers, validated_df=customers_df)
-    return IngestPlan(mapping=mapping, rules=rules, transactions=TablePlan(raw=raw, validated_df=validated_df, checked_df=checked_df), resolved=resolved, customers=customers)
+    return IngestPlan(
+        mapping=mapping, rules=rules, transactions=TablePlan(raw=raw, validated_df=validated_df, checked_df=checked_df), resolved=resolved, customers=customers, duplicates=check
+    )
 
 
 # --------------------------------------------------------------------------- accounting

@@ -16,6 +16,7 @@ AMOUNT_OUT_OF_BOUNDS = "amount_out_of_bounds"  # amount outside [input.min_amoun
 ZERO_QUANTITY = "zero_quantity"  # quantity is 0
 UNKNOWN_STATUS = "unknown_status"  # status value not listed in returns.status_values
 DUPLICATE_ROW = "duplicate_row"  # an exact copy of an earlier row (all original columns); one copy is kept
+CONFLICTING_TRANSACTION_ID = "conflicting_transaction_id"  # its transaction id has lines of another customer, read first
 
 TRANSACTION_REASONS = (
     MALFORMED_LINE,
@@ -28,6 +29,7 @@ TRANSACTION_REASONS = (
     ZERO_QUANTITY,
     UNKNOWN_STATUS,
     DUPLICATE_ROW,
+    CONFLICTING_TRANSACTION_ID,
 )
 
 # customers table (optional input)

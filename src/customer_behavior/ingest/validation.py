@@ -185,6 +185,21 @@ def status_of(text: Column, mapping: Mapping) -> Column:
     return status
 
 
+def customer_id_of(resolved: ResolvedColumns, mapping: Mapping) -> Column:
+    """The canonical customer id of a raw row (null when empty)."""
+    customer_id = cleaned_text(resolved.sources[C.CUSTOMER_ID])
+    if mapping.customer_id_strip_suffix:
+        customer_id = F.regexp_replace(customer_id, mapping.customer_id_strip_suffix, "")
+        customer_id = F.when(F.length(customer_id) > 0, customer_id)
+    return customer_id
+
+
+def transaction_id_of(resolved: ResolvedColumns) -> Column | None:
+    """The transaction id of a raw row as the log gives it (null when empty); None when the
+    log has no transaction id column."""
+    return cleaned_text(resolved.sources[C.TRANSACTION_ID]) if C.TRANSACTION_ID in resolved.sources else None
+
+
 # --------------------------------------------------------------------------- transactions
 
 
@@ -203,10 +218,7 @@ def with_transaction_reason(
         amount_format = mapping.amount_format if name in (C.AMOUNT, C.UNIT_PRICE) else None
         return parsed_number(src[name], types[src[name]], amount_format), cleaned_text(src[name]).isNotNull()
 
-    customer_id = cleaned_text(src[C.CUSTOMER_ID])
-    if mapping.customer_id_strip_suffix:
-        customer_id = F.regexp_replace(customer_id, mapping.customer_id_strip_suffix, "")
-        customer_id = F.when(F.length(customer_id) > 0, customer_id)
+    customer_id = customer_id_of(resolved, mapping)
     event_ts = parsed_timestamp(src[C.EVENT_TS], types[src[C.EVENT_TS]], mapping)
 
     quantity, has_quantity = number(C.QUANTITY)
@@ -281,35 +293,94 @@ def row_hashes(source_columns: tuple[str, ...]) -> tuple[Column, Column]:
     return F.xxhash64(*values), F.xxhash64(F.lit(_SECOND_HASH_SALT), *values)
 
 
-def duplicate_copies(raw_df: DataFrame, key_columns: tuple[str, ...]) -> DataFrame:
-    """One row per set of identical rows that has more than one copy: the two row hashes and
-    the row id of the copy that is kept (the first read).
+IS_CONFLICT = "__cb_is_conflicting_id"
+IS_KEPT_COPY = "__cb_is_kept_copy"  # an extra copy of a line that is kept (policy "keep")
+_ID_HASH = "__cb_id_hash"
+_ROW_CUSTOMER = "__cb_row_customer"
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """What the duplicate check does with a log (input.duplicates, resolved).
+
+    `keep_copies`: identical lines are kept as repeated purchases (policy "keep", or "auto"
+    on a log without transaction ids, where a double export cannot be told from a repeat);
+    otherwise every copy but the first read is `duplicate_row`. `has_ids`: the log gives
+    transaction ids, so a kept copy keeps its id and an id with lines of two customers is
+    checked (`conflicting_transaction_id`); without ids, a kept copy gets an id of its own."""
+
+    keep_copies: bool
+    has_ids: bool
+
+
+def duplicate_check(policy: str, resolved: ResolvedColumns) -> DuplicateCheck:
+    has_ids = C.TRANSACTION_ID in resolved.sources
+    keep = policy == "keep" or (policy == "auto" and not has_ids)
+    return DuplicateCheck(keep_copies=keep, has_ids=has_ids)
+
+
+def duplicate_copies(raw_df: DataFrame, key_columns: tuple[str, ...], *, transaction_id: Column | None = None, customer_id: Column | None = None) -> DataFrame:
+    """One row per set of identical rows that has more than one copy (the two row hashes, the
+    row id of the copy read first, `IS_CONFLICT` false), and, when the log has transaction ids,
+    one row per distinct line whose id belongs to another customer (`IS_CONFLICT` true).
 
     Works on the raw rows, before any rule: identical rows get identical reasons, so a set of
     copies is either all accepted (then all copies but one become `duplicate_row`) or all
-    rejected for the same reason. For a delimited file the key is the line, so the check
-    reads lines and parses nothing. Shuffles 24 bytes per row, never the rows; the rows are
-    partitioned by the hash pair first, so the grouping needs no second exchange.
-    """
+    rejected for the same reason. For a delimited file without an id column the key is the
+    line, so the check reads lines and parses nothing. Shuffles 24 bytes per row (plus a
+    hash of the id and the customer id when there are ids), never the rows; the rows are
+    partitioned by the hash pair (or the id's hash: copies share an id) first, so the
+    grouping needs no second exchange.
+
+    An id's owner is the customer of its first-read line; the lines of any other customer
+    with that id conflict. Found with a window over the distinct lines of each id, inside
+    the same partitions (no second exchange)."""
     first_hash, second_hash = row_hashes(key_columns)
+    hashes = [first_hash.alias(ROW_HASH_1), second_hash.alias(ROW_HASH_2), F.col(ROW_ID)]
+    if transaction_id is None or customer_id is None:
+        return (
+            raw_df.select(*hashes)
+            .repartition(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
+            .groupBy(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
+            .agg(F.count(F.lit(1)).alias("copies"), F.min(F.col(ROW_ID)).alias(KEPT_ROW_ID))
+            .filter(F.col("copies") > F.lit(1))
+            .select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(KEPT_ROW_ID), F.lit(False).alias(IS_CONFLICT))
+        )
+    lines_df = (
+        raw_df.select(*hashes, F.when(transaction_id.isNotNull(), F.xxhash64(transaction_id)).alias(_ID_HASH), customer_id.alias(_ROW_CUSTOMER))
+        .repartition(F.col(_ID_HASH))
+        .groupBy(F.col(_ID_HASH), F.col(ROW_HASH_1), F.col(ROW_HASH_2))
+        .agg(F.count(F.lit(1)).alias("copies"), F.min(F.col(ROW_ID)).alias(KEPT_ROW_ID), F.first(F.col(_ROW_CUSTOMER)).alias(_ROW_CUSTOMER))
+    )
+    has_customer = F.col(_ROW_CUSTOMER).isNotNull()
+    owner = F.min(F.when(has_customer, F.struct(F.col(KEPT_ROW_ID), F.col(_ROW_CUSTOMER)))).over(W.partitionBy(_ID_HASH)).getField(_ROW_CUSTOMER)
+    is_conflict = F.col(_ID_HASH).isNotNull() & has_customer & (F.col(_ROW_CUSTOMER) != owner)
     return (
-        raw_df.select(first_hash.alias(ROW_HASH_1), second_hash.alias(ROW_HASH_2), F.col(ROW_ID))
-        .repartition(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
-        .groupBy(F.col(ROW_HASH_1), F.col(ROW_HASH_2))
-        .agg(F.count(F.lit(1)).alias("copies"), F.min(F.col(ROW_ID)).alias(KEPT_ROW_ID))
-        .filter(F.col("copies") > F.lit(1))
-        .select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(KEPT_ROW_ID))
+        lines_df.select("*", F.coalesce(is_conflict, F.lit(False)).alias(IS_CONFLICT))
+        .filter((F.col("copies") > F.lit(1)) | F.col(IS_CONFLICT))
+        .select(F.col(ROW_HASH_1), F.col(ROW_HASH_2), F.col(KEPT_ROW_ID), F.col(IS_CONFLICT))
     )
 
 
-def with_duplicate_reason(validated_df: DataFrame, copies_df: DataFrame) -> DataFrame:
-    """`duplicate_row` for every copy but the kept one; the hash columns are dropped."""
+def with_duplicate_reason(validated_df: DataFrame, copies_df: DataFrame, check: DuplicateCheck | None = None) -> DataFrame:
+    """Unless the check keeps copies, `duplicate_row` for every copy but the kept one; then
+    `conflicting_transaction_id` for the lines of an id's second customer. Kept extra copies are
+    flagged `IS_KEPT_COPY` (and, without ids, get an id of their own: the line's derived id
+    and its row id); the hash columns are dropped."""
+    check = check or DuplicateCheck(keep_copies=False, has_ids=True)
     is_extra_copy = F.col(KEPT_ROW_ID).isNotNull() & (F.col(ROW_ID) != F.col(KEPT_ROW_ID))
-    return (
-        validated_df.join(copies_df, on=[ROW_HASH_1, ROW_HASH_2], how="left")
-        .withColumn(REASON, F.when(F.col(REASON).isNull() & is_extra_copy, F.lit(R.DUPLICATE_ROW)).otherwise(F.col(REASON)))
-        .drop(KEPT_ROW_ID, *DUPLICATE_KEYS)
-    )
+    is_open = F.col(REASON).isNull()
+    is_conflict = F.coalesce(F.col(IS_CONFLICT), F.lit(False))
+    if check.keep_copies:
+        reason = F.when(is_open & is_conflict, F.lit(R.CONFLICTING_TRANSACTION_ID))
+    else:
+        reason = F.when(is_open & is_extra_copy, F.lit(R.DUPLICATE_ROW)).when(is_open & is_conflict, F.lit(R.CONFLICTING_TRANSACTION_ID))
+    joined_df = validated_df.join(copies_df, on=[ROW_HASH_1, ROW_HASH_2], how="left").withColumn(REASON, reason.otherwise(F.col(REASON)))
+    is_kept_copy = F.lit(check.keep_copies) & F.col(REASON).isNull() & is_extra_copy
+    if check.keep_copies and not check.has_ids:
+        copy_id = F.concat(F.col("__cb_transaction_id"), F.lit("-"), F.col(ROW_ID).cast("string"))
+        joined_df = joined_df.withColumn("__cb_transaction_id", F.when(is_kept_copy, copy_id).otherwise(F.col("__cb_transaction_id")))
+    return joined_df.withColumn(IS_KEPT_COPY, F.coalesce(is_kept_copy, F.lit(False))).drop(KEPT_ROW_ID, IS_CONFLICT, *DUPLICATE_KEYS)
 
 
 def canonical_transaction_columns(resolved: ResolvedColumns) -> list[Column]:

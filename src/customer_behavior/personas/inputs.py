@@ -23,7 +23,7 @@ from pyspark.sql import Column, DataFrame, functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.errors import InputError
-from customer_behavior.features import is_order
+from customer_behavior.definitions import is_purchase
 
 SHARE_PREFIX = "share"
 
@@ -170,7 +170,7 @@ def plan_features(
 def level_counts(transactions_df: DataFrame, column: str) -> DataFrame:
     """Orders per value of `column` (a small table: one row per distinct value)."""
     return (
-        transactions_df.filter(is_order() & F.col(column).isNotNull())
+        transactions_df.filter(is_purchase() & F.col(column).isNotNull())
         .groupBy(F.col(column).alias("value"))
         .agg(F.count(F.lit(1)).alias("orders"))
     )
@@ -188,7 +188,7 @@ def customer_order_shares(transactions_df: DataFrame, plan: FeaturePlan) -> Data
     One groupBy with a conditional count per value (the vocabulary is bounded by
     personas.max_levels), so it is a single shuffle however many values there are.
     """
-    order = is_order()
+    order = is_purchase()
     counts = [F.count(F.when(order, F.lit(1))).alias("_orders")]
     for group in plan.share_groups:
         column = SHARE_GROUPS[group]

@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, Window as W, functions as F
 from customer_behavior import columns as C
 from customer_behavior.config import PersonasConfig
 from customer_behavior.errors import InputError, StageSkipped
-from customer_behavior.features import is_order
+from customer_behavior.definitions import is_purchase
 from customer_behavior.personas import model as M
 from customer_behavior.personas.inputs import (
     SHARE_GROUPS,
@@ -92,7 +92,7 @@ def value_vocabulary_counts(transactions_df: DataFrame, columns: dict[str, str],
     """
     pairs = F.array(*[F.struct(F.lit(group).alias("grp"), F.col(column).cast("string").alias("value")) for group, column in columns.items()])
     counted = (
-        transactions_df.filter(is_order())
+        transactions_df.filter(is_purchase())
         .select(F.explode(pairs).alias("pair"))
         .select("pair.grp", "pair.value")
         .filter(F.col("value").isNotNull())

@@ -111,15 +111,53 @@ def load_run(path: str | os.PathLike[str]) -> ReportData:
 
 def run_meta(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     results = manifest.get("results", {})
+    features = results.get("features") if isinstance(results.get("features"), dict) else {}
     return {
         "run": str(path),
         "started_at": manifest.get("started_at"),
         "seed": manifest.get("seed"),
-        "as_of": results.get("as_of"),
+        "as_of": features.get("as_of") or results.get("as_of"),  # the features stage records the as-of date
         "clv_holdout": results.get("clv", {}).get("holdout") if isinstance(results.get("clv"), dict) else None,
         "notes": degradation_notes(manifest.get("stages", [])),
+        **data_meta(results),
     }
 
+
+# The report's sections that need a column the log may not have.
+SECTION_COLUMNS = {
+    "category_segment": C.CATEGORY,
+    "category_persona": C.CATEGORY,
+    "affinities": C.CATEGORY,
+    "payments": C.PAYMENT_METHOD,
+}
+
+
+def data_meta(results: dict[str, Any]) -> dict[str, Any]:
+    """What the report needs to know about the data from a run's results: the optional
+    columns the log lacks, whether its timestamps carry a time of day, and the lines of
+    its data-quality note."""
+    ingest = results.get("ingest") or {}
+    missing = sorted(ingest.get("missing_optional") or {})
+    quality = []
+    rows = ingest.get("transactions_rows") or {}
+    if rows.get("quarantined"):
+        quality.append(f"{rows['quarantined']:,} of {rows['read']:,} input rows were quarantined (quarantine/transactions, with a reason each).")
+    kept = ingest.get("identical_lines_kept") or 0
+    if kept:
+        quality.append(
+            f"{kept:,} identical lines were kept as repeated purchases: the log has no transaction ids to tell them from a double export "
+            '(input.duplicates = "quarantine" would drop them).'
+        )
+    has_time = (results.get("features") or {}).get("has_time_of_day")
+    if has_time is False:
+        quality.append("The timestamps carry no time of day: orders are shown by day of week only.")
+    return {"missing_columns": missing, "has_time_of_day": has_time is not False, "data_quality": quality}
+
+
+def left_out_sections(meta: dict[str, Any]) -> dict[str, str]:
+    """Sections whose column the log does not have, with the one line that says why."""
+    missing = set(meta.get("missing_columns") or ())
+    return {key: f"Left out: the log has no {column} column." for key, column in SECTION_COLUMNS.items() if column in missing}
 
 
 # --------------------------------------------------------------------------- building
@@ -179,7 +217,11 @@ def build_sections(data: ReportData) -> list[Section]:
         ("rf_grid", "Recency x frequency grid", "Customers per R and F score; hover for the segments in each cell.", charts.rf_grid(data.rf_grid), "No scores were found."),
         ("persona_profiles", "Persona profiles", "Each feature scaled to its range across personas; hover for the value.", charts.persona_profiles(data.persona_profiles), no_personas),
         ("persona_sweep", "Choosing k: the persona sweep", "The K-Means sweep metrics per number of clusters k.", charts.persona_sweep(data.persona_sweep), no_personas),
-        ("day_hour", "When customers order", "Orders by day of week and hour of day (UTC).", charts.day_hour(p.get("day_hour")), "No orders."),
+        (
+            ("day_hour", "When customers order", "Orders by day of week and hour of day (UTC).", charts.day_hour(p.get("day_hour")), "No orders.")
+            if data.meta.get("has_time_of_day", True)
+            else ("day_hour", "When customers order", "Orders by day of week (the timestamps carry no time of day).", charts.day_of_week(p.get("day_hour")), "No orders.")
+        ),
         ("weekend", "Weekend against weekday", "Share of orders on Saturday/Sunday and the order value by day type, per segment and persona.", charts.weekend_weekday(p.get("weekend_weekday")), "No orders."),
         ("category_segment", "Category lift by segment", "Share of a segment's revenue in a category divided by the same share for all customers (1 = like everyone; empty = never bought).", charts.category_lift(p.get("categories"), "segment"), "No segment bought any category."),
         ("category_persona", "Category lift by persona", "As above, per persona.", charts.category_lift(p.get("categories"), "persona"), no_personas),
@@ -191,6 +233,8 @@ def build_sections(data: ReportData) -> list[Section]:
     ]
     if not data.has_personas:
         specs = [s if s[0] not in ("persona_profiles", "persona_sweep", "category_persona") else (*s[:3], None, no_personas) for s in specs]
+    left_out = left_out_sections(data.meta)
+    specs = [s if s[0] not in left_out else (*s[:3], None, left_out[s[0]]) for s in specs]
     return [Section(key=k, title=t, description=d, figure=_figure_json(f), note="" if f is not None else n) for k, t, d, f, n in specs]
 
 

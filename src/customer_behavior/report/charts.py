@@ -121,6 +121,15 @@ def day_hour(df: pd.DataFrame | None) -> go.Figure | None:
     return _layout(fig, yaxis={"autorange": "reversed"})
 
 
+def day_of_week(df: pd.DataFrame | None) -> go.Figure | None:
+    """Orders per day of week (the day_hour table summed over hours): for dates without a time."""
+    if _empty(df):
+        return None
+    days = df.groupby([C.DAY_OF_WEEK, C.DAY_NAME], as_index=False)[C.ORDERS].sum().sort_values(C.DAY_OF_WEEK)
+    fig = go.Figure(go.Bar(x=days[C.DAY_NAME], y=days[C.ORDERS], marker_color=PALETTE[0], hovertemplate="%{x}: %{y:,} orders<extra></extra>"))
+    return _layout(fig)
+
+
 def weekend_weekday(df: pd.DataFrame | None) -> go.Figure | None:
     if _empty(df):
         return None

@@ -24,8 +24,12 @@ SEGMENT_COLUMNS = (
 PERCENT_COLUMNS = {
     "customer_share", C.REVENUE_SHARE, C.ACTIVE_SHARE, C.REPEAT_RATE, C.SUPPORT, C.CONFIDENCE, C.ORDER_SHARE, "top_revenue_share", "top_share",
     "weekend_order_share", "base_weekend_order_share", "high_churn_revenue_share", "one_time_share", "persona_at_risk_share", "base_at_risk_share",
+    "pct_change", "kept_share",  # compare.html
 }
-MONEY_COLUMNS = {C.REVENUE, "revenue_per_customer", "aov", C.CLV_TOTAL, C.AT_RISK_REVENUE, "value_at_stake"}
+MONEY_COLUMNS = {
+    C.REVENUE, "revenue_per_customer", "aov", C.CLV_TOTAL, C.AT_RISK_REVENUE, "value_at_stake",
+    "base_revenue", "new_revenue", "past_spend", "spend_since_base", "base_clv", "new_clv",  # compare.html
+}
 
 
 def fmt(value: Any, column: str = "") -> str:
@@ -170,6 +174,8 @@ def markdown(data: ReportData, sections: list[Section], recommendations: list[Re
         lines.append(f"Run: `{md_escape(data.meta['run'])}`.")
     if data.meta.get("notes"):
         lines += ["", "**On this data:**", ""] + [f"- {md_escape(note)}" for note in data.meta["notes"]]
+    if data.meta.get("data_quality"):
+        lines += ["", "Data quality: " + " ".join(md_escape(line) for line in data.meta["data_quality"])]
     lines += ["", "## Key figures", "", "| KPI | value |", "|---|---|"]
     lines += [f"| {md_escape(label)} | {md_escape(value)} |" for label, value in cards]
     lines += ["", "## Recommendations", ""]
