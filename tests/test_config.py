@@ -87,3 +87,25 @@ def test_session_settings_for_a_laptop():
     assert custom["spark.master"] == "spark://h:7077"
     assert custom["spark.sql.shuffle.partitions"] == "17"
     assert "spark.driver.bindAddress" not in custom
+
+
+def test_amount_format_keys_are_checked_by_name():
+    import pytest as _pytest
+
+    from customer_behavior.errors import ConfigError as _ConfigError
+    from customer_behavior.ingest.amounts import guess_amount_format
+    from customer_behavior.ingest.mapping import AmountFormat, mapping_from_dict
+
+    with _pytest.raises(_ConfigError, match=r"^amount.decimal_separator: ';' must be"):
+        mapping_from_dict({"amount": {"decimal_separator": ";"}})
+    with _pytest.raises(_ConfigError, match=r"^amount.thousands_separator: ',' is also the decimal separator"):
+        mapping_from_dict({"amount": {"thousands_separator": ",", "decimal_separator": ","}})
+    with _pytest.raises(_ConfigError, match=r"^amount.currency_symbols: '1\$' must be text without digits"):
+        mapping_from_dict({"amount": {"currency_symbols": ["1$"]}})
+    with _pytest.raises(_ConfigError, match=r"^source.multiline: 'yes' is not"):
+        mapping_from_dict({"source": {"multiline": "yes"}})
+    assert mapping_from_dict({"amount": {"currency_symbols": ["$"]}}).amount_format == AmountFormat(currency_symbols=("$",))
+    # no guess when the values read, or when no setting would read them
+    assert guess_amount_format(["12.50", "3", ""], AmountFormat()) is None
+    assert guess_amount_format(["n/a", "abc", "-"], AmountFormat()) is None
+    assert guess_amount_format(["12,50", "3,10"], AmountFormat()).endswith("set amount.decimal_separator = \",\" in the mapping")

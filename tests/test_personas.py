@@ -15,6 +15,7 @@ from sklearn.metrics import adjusted_rand_score
 from customer_behavior import columns as C
 from customer_behavior.cli import main
 from customer_behavior.config import ConfigError, PersonasConfig, load_config
+from customer_behavior.errors import StageSkipped
 from customer_behavior.features import customer_features
 from customer_behavior.personas import adjusted_rand_index, contingency, fit_personas, score_personas
 from customer_behavior.personas.model import METADATA_FILE, load_model, write_model
@@ -224,9 +225,19 @@ def test_score_needs_customers_when_the_model_uses_demographics(planted, fitted,
         score_personas(fit.model, metadata, planted["features"], planted["transactions"], None)
 
 
-def test_k_max_above_the_number_of_customers(planted):
-    with pytest.raises(ConfigError, match=r"personas.k_max: 95 is more than the 90 customers"):
-        fit_personas(planted["features"], planted["transactions"], None, PersonasConfig(k_min=2, k_max=95))
+def test_k_max_above_the_number_of_customers_is_lowered_with_a_note(planted):
+    # issue #21: a small shop's log no longer stops the run at personas; k_max is clamped
+    few_df = planted["features"].orderBy(C.CUSTOMER_ID).limit(4)
+    fit = fit_personas(few_df, planted["transactions"], None, PersonasConfig(k_min=2, k_max=10))
+    assert "personas: k_max 10 lowered to 4, the number of customers with orders (k = 2..4)" in fit.notes
+    assert fit.customers == 4 and 2 <= fit.chosen_k <= 4
+    for df in fit.cached:
+        df.unpersist()
+
+
+def test_one_customer_skips_personas(planted):
+    with pytest.raises(StageSkipped, match=r"^personas: 1 customer\(s\) with orders; clustering needs at least 2$"):
+        fit_personas(planted["features"].orderBy(C.CUSTOMER_ID).limit(1), planted["transactions"], None, PersonasConfig(k_min=2, k_max=10))
 
 
 @pytest.mark.parametrize(

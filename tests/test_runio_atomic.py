@@ -47,3 +47,62 @@ def test_commit_replaces_previous_run_and_stale_staging_is_cleaned(tmp_path):
     run_dir.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["marker"] == "new"
+
+
+def _tree(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def test_overwrite_refuses_a_copied_manifest_beside_user_files_and_deletes_nothing(tmp_path):
+    # issue #21: a manifest.json copied into a folder of the user's own files and a subfolder
+    target = tmp_path / "out"
+    _fake_run(target, "copied")
+    (target / "notes.txt").write_text("mine")
+    (target / "photos").mkdir()
+    (target / "photos" / "a.jpg").write_bytes(b"\xff\xd8")
+    (target / "data").mkdir()  # a name we write does not make the rest ours
+    before = _tree(target)
+    with pytest.raises(OutputError) as caught:
+        RunDirectory(target, overwrite=True)
+    message = str(caught.value)
+    assert message == (
+        f"output {str(target.resolve())!r} holds entries a run of {TOOL_NAME} never writes (notes.txt, photos/); "
+        "refusing to overwrite it, nothing was deleted"
+    )
+    assert "\n" not in message
+    assert _tree(target) == before
+
+
+def test_overwrite_refuses_a_file_named_like_one_of_our_directories(tmp_path):
+    target = tmp_path / "out"
+    _fake_run(target, "old")
+    (target / "report").write_text("a file, where a run writes a directory")
+    (target / "manifest.json.bak").write_text("{}")
+    with pytest.raises(OutputError, match=r"never writes \(manifest.json.bak, report\)"):
+        RunDirectory(target, overwrite=True)
+    assert (target / "report").read_text().startswith("a file")
+
+
+def test_overwrite_accepts_exactly_a_run_of_ours(tmp_path):
+    target = tmp_path / "out"
+    _fake_run(target, "old")
+    for name in ("data", "tables", "exports", "report", "quarantine", "model", "spark-events"):
+        (target / name).mkdir()
+        (target / name / "part-0").write_text("x")
+    run_dir = RunDirectory(target, overwrite=True)
+    staging = run_dir.create()
+    (staging / "manifest.json").write_text(json.dumps({"tool": TOOL_NAME, "marker": "new"}))
+    run_dir.commit()
+    assert _tree(target) == ["manifest.json"]
+
+
+def test_commit_refuses_when_user_files_appear_during_the_run(tmp_path):
+    target = tmp_path / "out"
+    _fake_run(target, "old")
+    run_dir = RunDirectory(target, overwrite=True)
+    staging = run_dir.create()
+    (staging / "manifest.json").write_text(json.dumps({"tool": TOOL_NAME, "marker": "new"}))
+    (target / "added-meanwhile.csv").write_text("a,b\n")
+    with pytest.raises(OutputError, match=r"never writes \(added-meanwhile.csv\); it was changed during the run; the result is left in"):
+        run_dir.commit()
+    assert (target / "added-meanwhile.csv").exists() and staging.exists()

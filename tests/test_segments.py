@@ -271,3 +271,25 @@ def test_cut_points_do_not_depend_on_partitioning(synthetic_small):
     seven = fit_cut_points(feats.repartition(7, C.MONETARY), SegmentsConfig())
     assert one == seven
     assert one.frequency[0] >= 1.0
+
+
+def test_a_one_day_log_is_recent_not_lost_and_the_run_says_so(spark):
+    # issue #21: every customer bought on the one day of the log -> the same recency; the "min"
+    # rule put everyone at R 1 (Lost / At Risk) beside "active in the last 90 days: 100%"
+    rows = [(f"c{i}", 1, i % 3 + 1, float(10 * (i + 1))) for i in range(10)]
+    df = spark.createDataFrame(rows, f"{C.CUSTOMER_ID} string, {C.RECENCY_DAYS} int, {C.ORDERS} int, {C.MONETARY} double")
+    cuts = fit_cut_points(df, SegmentsConfig())
+    assert cuts.few_values == ((C.RECENCY_DAYS, 1), (C.ORDERS, 3)) and cuts.flat_scores == ((C.RECENCY_DAYS, 5),)
+    assert cuts.notes(5) == [
+        "segments: every customer has the same recency_days, so it ranks nobody; everyone gets recency_days score 5 of 5",
+        "segments: orders has 3 distinct values for 5 bins; tied customers share a score, so some scores are empty",
+    ]
+    scored = assign_segments(df, cuts=cuts, table=TABLE, bins=5).collect()
+    assert {r[C.R_SCORE] for r in scored} == {5}
+    # one order: New Customers (R 5, F 1); 2 and 3 orders: F 3 and 4 -> Champions
+    assert {r[C.ORDERS]: r[C.SEGMENT] for r in scored} == {1: "New Customers", 2: "Champions", 3: "Champions"}
+    # a spread dimension keeps its quantile scores
+    assert sorted(r[C.M_SCORE] for r in scored) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    # the same recency long ago (a one-day log analysed a year later) is the bottom score
+    old = fit_cut_points(df.withColumn(C.RECENCY_DAYS, F.lit(365)), SegmentsConfig())
+    assert old.flat_scores == ((C.RECENCY_DAYS, 1),)

@@ -86,6 +86,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--delimiter", help='CSV delimiter: ",", ";", "\\t", "|", "whitespace" (default: guessed)')
     group.add_argument("--timestamp-format", metavar="PATTERN", help='event time pattern, e.g. "dd/MM/yyyy HH:mm" (default ISO 8601)')
     group.add_argument("--timezone", metavar="ZONE", help='zone of event times without an offset, e.g. "Europe/Berlin" (default UTC)')
+    group.add_argument("--currency-symbols", metavar="SYMBOLS", help='currency symbols removed from amounts, comma-separated, e.g. "$" or "EUR,€"')
+    group.add_argument("--thousands-separator", metavar="SEP", help='thousands separator in amounts: ",", ".", "space", "\'" or "none"')
+    group.add_argument("--decimal-separator", metavar="SEP", choices=(".", ","), help='decimal separator in amounts: "." (default) or ","')
     group.add_argument("--quarantine-after", metavar="DATE", help="quarantine events on or after this date (input.as_of; default: tomorrow)")
     group.add_argument("--max-bad-fraction", type=_fraction, metavar="F", help="stop when more than this share of rows is rejected (default 0.05)")
     group.add_argument(
@@ -202,6 +205,9 @@ def _overrides(args: argparse.Namespace, *, default_output: str | None = None) -
         "input.delimiter": getattr(args, "delimiter", None),
         "input.timestamp_format": getattr(args, "timestamp_format", None),
         "input.timezone": getattr(args, "timezone", None),
+        "input.currency_symbols": getattr(args, "currency_symbols", None),
+        "input.thousands_separator": getattr(args, "thousands_separator", None),
+        "input.decimal_separator": getattr(args, "decimal_separator", None),
         "input.as_of": getattr(args, "quarantine_after", None),
         "input.max_bad_fraction": getattr(args, "max_bad_fraction", None),
         "input.duplicates": getattr(args, "duplicates", None),
@@ -256,7 +262,11 @@ def _execute(
         event_log = str(staging / "spark-events") if cfg.spark.event_log else None
         where = remote_address(cfg.spark) or cfg.spark.master or "local mode"
         _say(f"{TOOL_NAME} {command}: starting Spark ({where})")
+        starting = _interrupt_quietly(defer=True)
         spark = get_session(cfg.spark, event_log_dir=event_log)
+        _interrupt_quietly()  # again: creating the SparkContext installs PySpark's handler
+        if starting.pending:
+            raise KeyboardInterrupt
         if args.debug:
             set_log_level(spark, "WARN")
         if cfg.spark.ui and ui_url(spark):
@@ -272,9 +282,15 @@ def _execute(
             spark = None
         path = run_dir.commit()
         return manifest, path
-    except BaseException:
+    except BaseException as exc:
+        if spark is None and owns_session and isinstance(exc, KeyboardInterrupt):
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.getActiveSession()  # interrupted while it was being created
         if spark is not None and owns_session:
             try:
+                if isinstance(exc, KeyboardInterrupt):
+                    spark.sparkContext.setLogLevel("OFF")  # the cancelled tasks' and writers' traces
                 spark.stop()
             except Exception:  # noqa: BLE001 - already failing; the first error matters
                 pass
@@ -282,12 +298,44 @@ def _execute(
         raise
 
 
+class _Interrupts:
+    pending = False  # a Ctrl-C held back while the JVM was starting
+
+
+def _interrupt_quietly(*, defer: bool = False) -> _Interrupts:
+    """Ctrl-C ends a run with one line: no Python or Java traces.
+
+    PySpark's own SIGINT handler calls into the JVM from inside the call it interrupts (py4j
+    then logs the failed call's traceback at ERROR, and the session can no longer be stopped,
+    so the JVM's shutdown hook prints its own). This one only raises KeyboardInterrupt, with
+    logging silenced; `_execute` then stops Spark with its log switched off, and `main`
+    prints the one line. With `defer` (while the JVM starts: interrupted then, it would go on
+    starting without us and print its own trace) the first Ctrl-C is only recorded in the
+    result, a second one raises at once."""
+    import signal
+    import threading
+
+    state = _Interrupts()
+    if threading.current_thread() is not threading.main_thread():
+        return state
+
+    def _interrupted(_signum: int, _frame: object) -> None:
+        if defer and not state.pending:
+            state.pending = True
+            return
+        logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _interrupted)
+    return state
+
+
 def _print_summary(manifest: dict, path: Path) -> None:
     rows = manifest.get("rows", {})
     _say("")
     _say(f"{'stage':<12}{'seconds':>10}")
     for stage in manifest.get("stages", []):
-        _say(f"{stage['name']:<12}{stage['seconds']:>10.1f}")
+        _say(f"{stage['name']:<12}{stage['seconds']:>10.1f}" + ("  skipped" if stage.get("status") == "skipped" else ""))
     _say(f"{'total':<12}{manifest.get('total_seconds', 0):>10.1f}")
     if rows:
         _say("")
@@ -297,6 +345,11 @@ def _print_summary(manifest: dict, path: Path) -> None:
                 _say(f"{key:<{width}}{value:>14,}")
     for line in manifest.get("summary_lines", []):
         _say(line)
+    from customer_behavior.tracking import degradation_notes
+
+    for note in degradation_notes(manifest.get("stages", [])):
+        if note not in manifest.get("summary_lines", []):
+            _say(note)
     for line in _results_summary(manifest, path):
         _say(line)
     _say("")

@@ -23,3 +23,9 @@ class EnvironmentProblem(CustomerBehaviorError):
 
 class ModelError(CustomerBehaviorError):
     """A model that cannot be fitted, loaded or applied."""
+
+
+class StageSkipped(CustomerBehaviorError):
+    """A stage that cannot run on this data (too few customers to cluster, say): raised inside
+    a stage, caught by the stage runner (`tracking.StageTracker.stage`), which records the
+    stage as "skipped" with this reason; the run goes on without the stage's outputs."""

@@ -37,7 +37,7 @@ from customer_behavior.personas.profiles import PROFILE_SCHEMA
 from customer_behavior.runio import MANIFEST, RunDirectory, write_json
 from customer_behavior.segment_table import SegmentTable, load_segment_table, parse_segment_table
 from customer_behavior.session import java_major_version
-from customer_behavior.tracking import StageTracker
+from customer_behavior.tracking import StageTracker, degradation_notes
 
 if TYPE_CHECKING:  # the ingest package is imported when a run reads the user's data
     from customer_behavior.ingest.plan import IngestPlan, TablePlan
@@ -263,7 +263,19 @@ def stage_ingest(ctx: RunContext) -> None:
             accepted_dir.rename(ctx.path(DATA_DIR, name))
             shutil.rmtree(split_dir)
             ctx.tables[name] = ctx.spark.read.parquet(ctx.path(DATA_DIR, name))
+            if name == "transactions" and _has_no_purchase(ctx.tables[name]):
+                raise InputError(
+                    f"input {table.raw.path!r}: none of the {acc['accepted']:,} accepted rows is a purchase (all are returns or cancellations); there is nothing to analyse"
+                )
         shutil.rmtree(ctx.path(_SPLIT_DIR), ignore_errors=True)
+
+
+def _has_no_purchase(transactions_df: DataFrame) -> bool:
+    """Whether no row is a completed purchase: the one case that stops a run on valid rows
+    (every later stage degrades instead). Stops reading at the first purchase."""
+    from customer_behavior.definitions import is_purchase
+
+    return not transactions_df.filter(is_purchase()).limit(1).collect()
 
 
 def stage_source(ctx: RunContext) -> None:
@@ -342,10 +354,13 @@ def _truth_df(ctx: RunContext) -> DataFrame | None:
 
 def stage_segments(ctx: RunContext) -> None:
     cfg = ctx.cfg.segments
-    with ctx.tracker.stage("segments", f"R/F/M scores ({cfg.bins} bins) and the 11 named RFM segments"):
+    with ctx.tracker.stage("segments", f"R/F/M scores ({cfg.bins} bins) and the 11 named RFM segments") as record:
         table = load_segment_table(cfg.table_file or None)
         features_df = ctx.tables["customer_features"]
-        cuts = segments.fit_cut_points(features_df, cfg)
+        cuts = segments.fit_cut_points(features_df, cfg, active_days=ctx.cfg.insights.active_days)
+        for note in cuts.notes(cfg.bins):
+            record.notes.append(note)
+            ctx.summary_lines.append(note)
         segmented_df = segments.assign_segments(features_df, cuts=cuts, table=table, bins=cfg.bins)
         write_parquet(segmented_df.transform(segments.select_rfm_segments), ctx.path(TABLES_DIR, "rfm_segments"))
         rfm_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "rfm_segments"))
@@ -363,6 +378,7 @@ def stage_segments(ctx: RunContext) -> None:
             .write.mode("overwrite")
             .partitionBy(segments.SLUG)
             .option("header", True)
+            .option("escape", '"')  # standard CSV (RFC 4180): a quote inside a field is doubled, not \"
             .csv(str(staging))
         )
         files = _move_segment_exports(staging, Path(ctx.path("exports", "segments")), table, list(segments.EXPORT_COLUMNS))
@@ -370,6 +386,9 @@ def stage_segments(ctx: RunContext) -> None:
         results: dict[str, Any] = {
             "bins": cfg.bins,
             "cut_points": cuts.to_dict(),
+            "notes": cuts.notes(cfg.bins),
+            "few_values": [list(pair) for pair in cuts.few_values],
+            "flat_scores": [list(pair) for pair in cuts.flat_scores],
             "table": table.source,
             "summary": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in summary],
             "exports": files,
@@ -506,11 +525,19 @@ def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[Non
                 spark.conf.set(key, value)
 
 
+NO_CATEGORIES = "patterns: category affinities skipped: the input has no category column"
+
+
+def _has_no_categories(ctx: RunContext) -> bool:
+    ingest_results = ctx.results.get("ingest")
+    return isinstance(ingest_results, dict) and C.CATEGORY in ingest_results.get("missing_optional", {})
+
+
 def stage_patterns(ctx: RunContext) -> None:
     from customer_behavior import patterns
 
     cfg = ctx.cfg.patterns
-    with ctx.tracker.stage("patterns", "Time, category, payment, cohort and category-affinity patterns"):
+    with ctx.tracker.stage("patterns", "Time, category, payment, cohort and category-affinity patterns") as record:
         groupings = patterns.Groupings(
             segments_df=_table(ctx, "rfm_segments"), personas_df=_table(ctx, "personas"), customers_df=ctx.tables.get("customers")
         )
@@ -525,6 +552,9 @@ def stage_patterns(ctx: RunContext) -> None:
                     write_parquet(df.coalesce(1), ctx.path(TABLES_DIR, "patterns", name))
             baskets_df = patterns.baskets(orders_df, cfg.basket).cache()
             affinities_df = patterns.category_affinities(baskets_df, cfg)
+            if _has_no_categories(ctx):
+                affinities_df = affinities_df.limit(0)  # the table stays, with its columns, for the report
+                record.notes.append(NO_CATEGORIES)
             counted = Observation("affinity_rules")  # the rules counted while written, not read back
             write_parquet(affinities_df.coalesce(1).observe(counted, F.count(F.lit(1)).alias("rules")), ctx.path(TABLES_DIR, "patterns", "affinities"))
             basket_count = baskets_df.count()
@@ -577,6 +607,7 @@ def stage_report(ctx: RunContext) -> None:
             "seed": ctx.cfg.generate.seed,
             "as_of": str(as_of) if as_of else None,
             "clv_holdout": clv_results.get("holdout") if isinstance(clv_results, dict) else None,
+            "notes": degradation_notes(ctx.tracker.to_list()),
             **report.data_meta(ctx.results),
         }
         data = report.load_tables(ctx.root, meta=meta)
@@ -645,6 +676,8 @@ def _rfm_scoring(ctx: RunContext) -> dict[str, Any] | None:
     return {
         "bins": ctx.results["segments"]["bins"],
         "cut_points": ctx.results["segments"]["cut_points"],
+        "few_values": ctx.results["segments"].get("few_values", []),
+        "flat_scores": ctx.results["segments"].get("flat_scores", []),
         "segment_table": {"segments": [{"name": s.name, "rule": s.rule, "description": s.description, "codes": list(s.codes)} for s in table.segments]},
     }
 
@@ -653,7 +686,11 @@ def score_segments(features_df: DataFrame, rfm: dict[str, Any]) -> DataFrame:
     """customer_id, r/f/m scores, rfm_code, segment with the cut points saved at training time."""
     cut_points = rfm["cut_points"]
     cuts = segments.CutPoints(
-        recency=tuple(cut_points["recency_days"]), frequency=tuple(cut_points["orders"]), monetary=tuple(cut_points["monetary"])
+        recency=tuple(cut_points["recency_days"]),
+        frequency=tuple(cut_points["orders"]),
+        monetary=tuple(cut_points["monetary"]),
+        few_values=tuple((str(name), int(n)) for name, n in rfm.get("few_values", [])),
+        flat_scores=tuple((str(name), int(n)) for name, n in rfm.get("flat_scores", [])),
     )
     table = parse_segment_table(rfm["segment_table"], "the model's segment table")
     return segments.assign_segments(features_df, cuts=cuts, table=table, bins=int(rfm["bins"])).select(

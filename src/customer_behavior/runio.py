@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 STAGING_MARKER = ".customer-behavior-staging"
+# Every top-level entry a run of this tool can leave in its directory: the stages' directories,
+# the three tables of `generate`, the Spark event log, the manifest.
+# `--overwrite` replaces only a directory holding nothing else: a copied manifest.json beside a
+# user's own files does not make the directory ours.
+RUN_DIRECTORIES = frozenset(
+    {"data", "tables", "model", "exports", "quarantine", "report", "personas", "spark-events", "customers", "transactions", "truth"}
+)
+RUN_FILES = frozenset({MANIFEST})
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -36,6 +44,27 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def is_run_directory(path: str | os.PathLike[str]) -> bool:
     return read_manifest(path) is not None
+
+
+def foreign_entries(path: str | os.PathLike[str]) -> list[str]:
+    """The top-level entries of `path` that no run of this tool writes (sorted; `name/` for a directory)."""
+    foreign = []
+    for entry in sorted(Path(path).iterdir(), key=lambda p: p.name):
+        is_dir = entry.is_dir() and not entry.is_symlink()
+        expected = RUN_DIRECTORIES if is_dir else RUN_FILES
+        if entry.name not in expected or entry.is_symlink():
+            foreign.append(entry.name + ("/" if is_dir else ""))
+    return foreign
+
+
+def _refuse_unless_ours(target: Path, *, when: str) -> None:
+    """OutputError unless `target` is exactly a run of ours: our manifest and nothing foreign."""
+    if not is_run_directory(target):
+        raise OutputError(f"output {str(target)!r} is not a previous run of {TOOL_NAME} (no manifest.json of ours); {when}")
+    foreign = foreign_entries(target)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputError(f"output {str(target)!r} holds entries a run of {TOOL_NAME} never writes ({shown}); {when}")
 
 
 def _is_local(path: str) -> bool:
@@ -76,8 +105,7 @@ class RunDirectory:
         if target.is_dir() and any(target.iterdir()):
             if not self.overwrite:
                 raise OutputError(f"output {str(target)!r} already exists and is not empty; pass --overwrite to replace a previous run, or choose another --output")
-            if not is_run_directory(target):
-                raise OutputError(f"output {str(target)!r} is not a previous run of {TOOL_NAME} (no manifest.json of ours); refusing to overwrite it")
+            _refuse_unless_ours(target, when="refusing to overwrite it, nothing was deleted")
         parent = target.parent
         existing = parent
         while not existing.exists():
@@ -103,8 +131,8 @@ class RunDirectory:
         (self.staging / STAGING_MARKER).unlink(missing_ok=True)
         previous = None
         if self.path.exists():
-            if any(self.path.iterdir()) and not is_run_directory(self.path):
-                raise OutputError(f"output {str(self.path)!r} was changed during the run and is not a run of {TOOL_NAME}; the result is left in {str(self.staging)!r}")
+            if any(self.path.iterdir()):
+                _refuse_unless_ours(self.path, when=f"it was changed during the run; the result is left in {str(self.staging)!r}")
             previous = self.path.parent / f".{self.path.name}.previous-{uuid.uuid4().hex[:12]}"
             os.rename(self.path, previous)
         os.rename(self.staging, self.path)

@@ -14,6 +14,11 @@ Scores (also in docs/definitions.md):
   exactly one order) gets the lowest score of the span: the score is then 1 + floor(bins
   x share of customers strictly worse), the "min" rank. Scores in the middle of such a
   span stay empty rather than being dealt out arbitrarily among equal customers.
+- A dimension in which every customer has the same value (a one-day log) ranks nobody: for
+  recency everyone gets the top score when that value is within `insights.active_days` (so
+  the segments agree with the "active" KPI) and the bottom one otherwise; for orders and
+  money the middle score. The run notes it, and any dimension with fewer distinct values
+  than bins.
 - With bins != 5, each score is mapped onto the segment table's five levels by the
   quintile that holds the centre of its bin (`segment_table.five_level`): bins=3 ->
   1/3/5, bins=10 -> 1,1,2,2,...,5,5. The stored r/f/m scores keep the 1..bins scale;
@@ -53,9 +58,36 @@ class CutPoints:
     recency: tuple[float, ...]
     frequency: tuple[float, ...]
     monetary: tuple[float, ...]
+    # (dimension, distinct values) of the fitted dimensions with fewer distinct values than bins
+    few_values: tuple[tuple[str, int], ...] = ()
+    # (dimension, score) of the dimensions in which every customer has the same value
+    flat_scores: tuple[tuple[str, int], ...] = ()
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"recency_days": list(self.recency), "orders": list(self.frequency), "monetary": list(self.monetary)}
+
+    def notes(self, bins: int) -> list[str]:
+        """What the run says about dimensions that cannot fill the bins."""
+        out = []
+        flat = dict(self.flat_scores)
+        for name, distinct in self.few_values:
+            if name in flat:
+                out.append(f"segments: every customer has the same {name}, so it ranks nobody; everyone gets {name} score {flat[name]} of {bins}")
+            else:
+                out.append(f"segments: {name} has {distinct} distinct values for {bins} bins; tied customers share a score, so some scores are empty")
+        return out
+
+
+def flat_score(name: str, value: float, *, bins: int, active_days: int) -> int:
+    """The score of a dimension in which every customer has `value`: for recency the top one
+    when that is within `active_days` (a one-day log: everyone bought in the last days, as
+    the KPIs say) and the bottom one otherwise; for orders the bottom one when everyone has
+    one order (nobody is a repeat buyer), else the middle one, as for money."""
+    if name == C.RECENCY_DAYS:
+        return bins if value <= active_days else 1
+    if name == C.ORDERS and value <= 1:
+        return 1
+    return (bins + 1) // 2
 
 
 def quantile_probabilities(bins: int) -> list[float]:
@@ -110,7 +142,7 @@ def quantiles_from_histogram(rows: list[tuple[float, int]], bins: int) -> list[f
     return out
 
 
-def fit_cut_points(features_df: DataFrame, cfg: SegmentsConfig) -> CutPoints:
+def fit_cut_points(features_df: DataFrame, cfg: SegmentsConfig, *, active_days: int = 90) -> CutPoints:
     """Cut points per dimension: the user's, or quantiles over the whole data set.
 
     The quantiles come from one grouped histogram (a bounded table to the driver), not
@@ -126,8 +158,15 @@ def fit_cut_points(features_df: DataFrame, cfg: SegmentsConfig) -> CutPoints:
             if row["edge"] is not None:
                 histogram[row["metric"]].append((row["edge"], row["customers"]))
         fitted = {name: quantiles_from_histogram(rows, cfg.bins) if rows else [0.0] * (cfg.bins - 1) for name, rows in histogram.items()}
+        # money is counted on its grid: distinct grid edges, the values the scores can tell apart
+        few_values = tuple((name, len(histogram[name])) for name in wanted if len(histogram[name]) < cfg.bins)
+        flat_scores = tuple(
+            (name, flat_score(name, histogram[name][0][0], bins=cfg.bins, active_days=active_days)) for name in wanted if len(histogram[name]) == 1
+        )
+    else:
+        few_values = flat_scores = ()
     cuts = {name: tuple(float(c) for c in (given[name] or fitted[name])) for name in given}
-    return CutPoints(recency=cuts[C.RECENCY_DAYS], frequency=cuts[C.ORDERS], monetary=cuts[C.MONETARY])
+    return CutPoints(recency=cuts[C.RECENCY_DAYS], frequency=cuts[C.ORDERS], monetary=cuts[C.MONETARY], few_values=few_values, flat_scores=flat_scores)
 
 
 # --------------------------------------------------------------------------- column functions
@@ -172,11 +211,19 @@ def neutralise_formula(value: Column) -> Column:
 
 
 def with_rfm_scores(features_df: DataFrame, *, cuts: CutPoints, bins: int) -> DataFrame:
-    return (
-        features_df.withColumn(C.R_SCORE, score_lower_is_better(F.col(C.RECENCY_DAYS), cuts.recency))
-        .withColumn(C.F_SCORE, score_higher_is_better(F.col(C.ORDERS), cuts.frequency))
-        .withColumn(C.M_SCORE, score_higher_is_better(F.col(C.MONETARY), cuts.monetary))
-    )
+    """R, F and M scores. A dimension in which every customer has the same value (a log of one
+    day: every recency alike) ranks nobody: the "min" rule would give everyone the worst
+    score (all Lost or At Risk beside 100% active), so everyone gets its `flat_score`."""
+    flat = dict(cuts.flat_scores)
+    scores = {
+        C.R_SCORE: (C.RECENCY_DAYS, score_lower_is_better(F.col(C.RECENCY_DAYS), cuts.recency)),
+        C.F_SCORE: (C.ORDERS, score_higher_is_better(F.col(C.ORDERS), cuts.frequency)),
+        C.M_SCORE: (C.MONETARY, score_higher_is_better(F.col(C.MONETARY), cuts.monetary)),
+    }
+    scored_df = features_df
+    for score, (dimension, value) in scores.items():
+        scored_df = scored_df.withColumn(score, F.lit(flat[dimension]).cast("int") if dimension in flat else value)
+    return scored_df
 
 
 def with_segment(scored_df: DataFrame, *, table: SegmentTable, bins: int) -> DataFrame:

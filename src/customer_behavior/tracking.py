@@ -24,6 +24,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from customer_behavior import compat
+from customer_behavior.errors import StageSkipped
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,10 @@ class StageTracker:
                 with display:
                     yield record
                 record.status = "ok" if record.status == "running" else record.status
+            except StageSkipped as skipped:
+                record.status = "skipped"
+                record.notes.append(str(skipped))
+                self.progress(f"{name:<10} skipped: {skipped}")
             except BaseException:
                 record.status = "failed"
                 raise
@@ -103,6 +108,19 @@ class StageTracker:
 
     def to_list(self) -> list[dict]:
         return [r.to_dict() for r in self.records]
+
+
+def degradation_notes(stages: list[dict[str, Any]]) -> list[str]:
+    """What the report says about stages that were skipped or ran degraded on this data:
+    the reason of each skipped stage, and the notes of the segments, personas and patterns
+    stages that say what they could not do (a clamped k, tied scores, no affinities)."""
+    notes = []
+    for stage in stages:
+        if stage.get("status") == "skipped":
+            notes += [f"{stage['name']} skipped: {note}" for note in stage.get("notes", [])[:1]]
+        elif stage.get("name") in ("segments", "personas", "patterns"):
+            notes += [note for note in stage.get("notes", []) if note.startswith(f"{stage['name']}:")]
+    return notes
 
 
 # --------------------------------------------------------------------------- metrics

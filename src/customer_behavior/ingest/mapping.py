@@ -49,7 +49,18 @@ class SourceOptions:
     quote: str = '"'
     escape: str = '"'  # RFC 4180 / spreadsheet style: a quote inside quotes is doubled
     column_names: tuple[str, ...] = ()
-    encoding: str = "UTF-8"
+    encoding: str = "UTF-8"  # a byte-order mark wins (a UTF-16 file is read as UTF-16)
+    # quoted fields with line breaks: "auto" (when the first lines hold such a record), True, False
+    multiline: str | bool = "auto"
+
+
+@dataclass(frozen=True)
+class AmountFormat:
+    """How amounts (and unit prices) are written: "$1,234.50" needs a symbol and a separator."""
+
+    currency_symbols: tuple[str, ...] = ()  # removed wherever they occur ("$", "EUR", "€")
+    thousands_separator: str = ""  # removed: "," in 1,234.50, "." in 1.234,50, " " in 1 234,50
+    decimal_separator: str = "."  # "," in 12,50
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class Mapping:
     timestamp_formats: tuple[str, ...] = ()
     timezone: str = "UTC"
     amount_source: str = "auto"
+    amount_format: AmountFormat = field(default_factory=AmountFormat)
     negative_is_return: bool = True
     status_values: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_STATUS_VALUES))
     invoice_prefix: str = ""
@@ -122,7 +134,7 @@ def _check_keys(section: str, table: Any, allowed: tuple[str, ...]) -> dict[str,
 
 
 def _source(section: str, table: Any, base: SourceOptions) -> SourceOptions:
-    table = _check_keys(section, table, ("format", "delimiter", "header", "quote", "escape", "column_names", "encoding"))
+    table = _check_keys(section, table, ("format", "delimiter", "header", "quote", "escape", "column_names", "encoding", "multiline"))
     values: dict[str, Any] = {}
     for key in ("format", "delimiter", "quote", "escape", "encoding"):
         if key in table:
@@ -131,6 +143,10 @@ def _source(section: str, table: Any, base: SourceOptions) -> SourceOptions:
         values["header"] = _bool(f"{section}.header", table["header"])
     if "column_names" in table:
         values["column_names"] = _str_list(f"{section}.column_names", table["column_names"])
+    if "multiline" in table:
+        if table["multiline"] not in ("auto", True, False):
+            raise ConfigError(f"{section}.multiline: {table['multiline']!r} is not \"auto\", true or false")
+        values["multiline"] = table["multiline"]
     return replace(base, **values)
 
 
@@ -158,9 +174,17 @@ def mapping_from_dict(data: dict[str, Any], base: Mapping | None = None) -> Mapp
         if "timezone" in table:
             values["timezone"] = _str("timestamp.timezone", table["timezone"])
     if "amount" in data:
-        table = _check_keys("amount", data["amount"], ("source",))
+        table = _check_keys("amount", data["amount"], ("source", "currency_symbols", "thousands_separator", "decimal_separator"))
         if "source" in table:
             values["amount_source"] = _str("amount.source", table["source"])
+        amount_format: dict[str, Any] = {}
+        if "currency_symbols" in table:
+            amount_format["currency_symbols"] = _str_list("amount.currency_symbols", table["currency_symbols"])
+        for key in ("thousands_separator", "decimal_separator"):
+            if key in table:
+                amount_format[key] = _str(f"amount.{key}", table[key])
+        if amount_format:
+            values["amount_format"] = replace(m.amount_format, **amount_format)
     if "returns" in data:
         table = _check_keys("returns", data["returns"], ("negative_is_return", "invoice_prefix", "invoice_prefix_status", "status_values", "customer_id_strip_suffix"))
         if "negative_is_return" in table:
@@ -231,6 +255,7 @@ def validate_mapping(m: Mapping) -> Mapping:
     if m.invoice_prefix_status not in (C.STATUS_RETURNED, C.STATUS_CANCELLED):
         raise ConfigError(f"returns.invoice_prefix_status: {m.invoice_prefix_status!r} must be \"returned\" or \"cancelled\"")
     validate_timezone("timestamp.timezone", m.timezone)
+    _validate_amount_format(m.amount_format)
     if m.customer_id_strip_suffix:
         try:
             re.compile(m.customer_id_strip_suffix)
@@ -248,8 +273,31 @@ def validate_mapping(m: Mapping) -> Mapping:
     return m
 
 
-def with_flags(m: Mapping, *, format: str = "", delimiter: str = "", timestamp_format: str = "", timezone: str = "") -> Mapping:
+def _validate_amount_format(fmt: AmountFormat) -> None:
+    if fmt.decimal_separator not in (".", ","):
+        raise ConfigError(f"amount.decimal_separator: {fmt.decimal_separator!r} must be \".\" or \",\"")
+    if fmt.thousands_separator not in ("", ",", ".", " ", "\u00a0", "'", "_"):
+        raise ConfigError(f"amount.thousands_separator: {fmt.thousands_separator!r} must be \"\" (none), \",\", \".\", \" \", \"'\" or \"_\"")
+    if fmt.thousands_separator == fmt.decimal_separator:
+        raise ConfigError(f"amount.thousands_separator: {fmt.thousands_separator!r} is also the decimal separator; set amount.decimal_separator too")
+    for symbol in fmt.currency_symbols:
+        if not symbol.strip() or re.search(r"[\d.,+\-]", symbol):
+            raise ConfigError(f"amount.currency_symbols: {symbol!r} must be text without digits, signs or separators, such as \"$\" or \"EUR\"")
+
+
+def with_flags(
+    m: Mapping, *, format: str = "", delimiter: str = "", timestamp_format: str = "", timezone: str = "",
+    currency_symbols: str = "", thousands_separator: str = "", decimal_separator: str = "",
+) -> Mapping:
     """The simple cases given as flags, on top of a preset or mapping file."""
+    amount_format = m.amount_format
+    if currency_symbols:
+        amount_format = replace(amount_format, currency_symbols=tuple(s.strip() for s in currency_symbols.split(",") if s.strip()))
+    if thousands_separator:
+        amount_format = replace(amount_format, thousands_separator={"none": "", "space": " "}.get(thousands_separator, thousands_separator))
+    if decimal_separator:
+        amount_format = replace(amount_format, decimal_separator=decimal_separator)
+    m = replace(m, amount_format=amount_format)
     source = m.source
     if format:
         source = replace(source, format=format)
@@ -271,92 +319,12 @@ def _unescape(delimiter: str) -> str:
 # --------------------------------------------------------------------------- template
 
 
-TEMPLATE = '''# customer-behavior input mapping: how your transaction log maps to the canonical schema.
-# Use it with:  customer-behavior run --input PATH --mapping THIS_FILE
-# Every key is optional. A canonical column that is not listed under [columns] is looked up
-# in your file by its own name (case, spaces and underscores ignored: "Customer ID" finds customer_id).
-
-[source]
-# auto (by file extension: .csv/.tsv/.txt[.gz], .parquet, .json/.jsonl/.ndjson[.gz]), csv, parquet, json
-format = "auto"
-# CSV only. "auto" guesses from the header line among , ; tab |. Any string works ("\\t" for tab);
-# "whitespace" splits on runs of spaces and tabs (fixed-width-looking exports; no quoting then).
-delimiter = "auto"
-# Does the first line of every file hold the column names?
-header = true
-# Without a header: name the columns here (in file order), or refer to them as _c0, _c1, ...
-column_names = []
-quote = '"'
-# The character that escapes a quote inside a quoted field: '"' for doubled quotes ("" as in
-# spreadsheet exports), "\\\\" for backslash-escaped quotes.
-escape = '"'
-encoding = "UTF-8"
-
-[columns]
-# canonical name = "your column name". Required: customer_id, event_ts, and either amount or
-# quantity + unit_price. Optional (absent -> empty, and the analyses that need them are skipped
-# with the reason in the report): transaction_id (derived from the row when absent), category,
-# quantity, unit_price, discount (a fraction 0..1), payment_method, channel, status.
-# transaction_id = "order_id"
-# customer_id = "customer_id"
-# event_ts = "order_date"
-# amount = "total"
-# quantity = "qty"
-# unit_price = "price"
-# category = "category"
-# payment_method = "payment_type"
-# channel = "channel"
-# status = "order_status"
-
-[timestamp]
-# Spark datetime patterns, tried in order, e.g. ["yyyyMMdd"], ["dd/MM/yyyy HH:mm", "dd/MM/yyyy"].
-# [] = ISO 8601 ("2024-03-01", "2024-03-01 14:30:00", "2024-03-01T14:30:00+02:00").
-formats = []
-# Zone of timestamps written without an offset: "UTC", a region such as "Europe/Berlin", or "+02:00".
-timezone = "UTC"
-
-[amount]
-# "amount" (the net amount is a column), "quantity_x_unit_price" (amount = quantity x unit_price
-# x (1 - discount)), or "auto" (amount when mapped/present, else the product).
-source = "auto"
-
-[returns]
-# A negative quantity or amount marks a return (status "returned", amount made negative).
-negative_is_return = true
-# Transaction ids starting with this prefix are returns or cancellations (UCI: "C"). "" = off.
-invoice_prefix = ""
-# What the prefix marks: "returned" (a refund, negative amount) or "cancelled" (amount 0).
-invoice_prefix_status = "returned"
-# A regex removed from the end of every customer id, e.g. "\\\\.0$" when a spreadsheet turned ids into floats.
-customer_id_strip_suffix = ""
-
-[returns.status_values]
-# Values of your status column (case-insensitive) for each canonical status. An empty status
-# counts as completed; any other unlisted value is quarantined as unknown_status.
-completed = ["completed", "complete", "paid", "ok", "sale", "purchase"]
-returned = ["returned", "return", "refund", "refunded"]
-cancelled = ["cancelled", "canceled", "cancel", "void"]
-
-# An optional customers table (demographics). Without it the demographic breakdowns are skipped.
-# [customers]
-# path = "customers.csv"          # relative to this file
-# date_formats = ["yyyy-MM-dd"]   # for signup_date
-# [customers.source]
-# delimiter = "auto"
-# [customers.columns]
-# customer_id = "id"
-# signup_date = "created"
-# age = "age"
-# gender = "gender"
-# country = "country"
-# region = "region"
-# acquisition_channel = "source"
-# is_loyalty_member = "loyalty"   # true/false, yes/no, y/n, 1/0
-'''
 
 
 def mapping_template(preset: str = "") -> str:
     if not preset:
+        from customer_behavior.ingest.template import TEMPLATE
+
         return TEMPLATE
     from customer_behavior.ingest.presets import preset_toml
 
@@ -379,6 +347,9 @@ def load_input_mapping(input_cfg: Any) -> Mapping:
             delimiter=input_cfg.delimiter,
             timestamp_format=input_cfg.timestamp_format,
             timezone=input_cfg.timezone,
+            currency_symbols=input_cfg.currency_symbols,
+            thousands_separator=input_cfg.thousands_separator,
+            decimal_separator=input_cfg.decimal_separator,
         )
     except ConfigError as exc:
         raise ConfigError(f"input: {exc}") from None

@@ -14,9 +14,11 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from customer_behavior import columns as C
 from customer_behavior.config import InputConfig
 from customer_behavior.errors import ConfigError, InputError
 from customer_behavior.ingest import reasons as R
+from customer_behavior.ingest.amounts import guess_amount_format
 from customer_behavior.ingest.mapping import Mapping, load_input_mapping
 from customer_behavior.ingest.readers import RawTable, input_errors, read_raw, read_table
 from customer_behavior.ingest.validation import (
@@ -82,12 +84,26 @@ def check_patterns(spark: SparkSession, mapping: Mapping) -> None:
             raise ConfigError(f"timestamp.formats: {pattern!r} is not a valid Spark datetime pattern ({first})") from None
 
 
+def check_amount_sample(raw: RawTable, resolved: ResolvedColumns, mapping: Mapping) -> None:
+    """Stop before any full pass when most amounts of the first lines fail only because of a
+    currency symbol or separators, saying which settings read them."""
+    key = C.UNIT_PRICE if resolved.amount_from_product else C.AMOUNT
+    if key not in resolved.sources or not raw.sample_rows:
+        return
+    position = raw.source_columns.index(resolved.sources[key])
+    hint = guess_amount_format([row[position] for row in raw.sample_rows], mapping.amount_format)
+    if hint is not None:
+        column = resolved.sources[key]
+        raise InputError(f"input {raw.path!r}: column {column!r} ({key}): {hint}")
+
+
 def plan_ingest(spark: SparkSession, input_cfg: InputConfig, *, today: dt.date | None = None) -> IngestPlan:
     mapping = load_input_mapping(input_cfg)
     check_patterns(spark, mapping)
     rules = rules_from_config(input_cfg, today)
     raw = read_table(spark, input_cfg.table.strip()) if input_cfg.table.strip() else read_raw(spark, input_cfg.path, mapping.source)
     resolved = resolve_columns(raw, mapping)
+    check_amount_sample(raw, resolved, mapping)
     check = duplicate_check(input_cfg.duplicates, resolved)
     with input_errors(input_cfg.source):
         checked_df = with_transaction_reason(raw.df, source_columns=raw.source_columns, key_columns=raw.key_columns, resolved=resolved, mapping=mapping, rules=rules)

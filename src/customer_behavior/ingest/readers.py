@@ -16,8 +16,13 @@ the rows alike: the duplicate check finds the copies in one read and marks them 
 The file a row came from is not a column: `source_file()` is an expression valid where the
 rows are read (before any shuffle), evaluated only for the rows that go to the quarantine.
 
-Reading plans are lazy, except for the first line of a CSV file (the header, the
-delimiter guess and a binary check), which is read once on the driver.
+Reading plans are lazy, except for the first lines of a CSV file (`sniff.SAMPLE_LINES` of
+them: the header, the delimiter guess, the binary and byte-order-mark checks, and whether
+quoted fields span lines), which are read once on the driver.
+
+A file whose quoted fields hold line breaks (`source.multiline`) is read by the CSV source
+itself, one record per row, each file whole: there is no line to keep, so its rows are told
+apart by their fields, and the quarantine's raw text is the record of a malformed one.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F, types as T
 
 from customer_behavior.errors import InputError
+from customer_behavior.ingest import sniff
 from customer_behavior.ingest.mapping import WHITESPACE, SourceOptions
 
 log = logging.getLogger(__name__)
@@ -66,6 +72,8 @@ class RawTable:
     # The columns whose values make two rows exact copies: the line of a delimited file (rows
     # from equal lines are equal), otherwise every source column.
     key_columns: tuple[str, ...] = ()
+    # the fields of the first data lines (delimited files): checks that need no full pass
+    sample_rows: tuple[tuple[str, ...], ...] = ()
 
     def origin(self) -> Column:
         """Where a rejected row came from: its file, or the name of a catalog table (a view
@@ -193,15 +201,17 @@ def _lines(spark: SparkSession, path: str, encoding: str) -> DataFrame:
 
     UTF-8 through the text source. Other encodings through the CSV source, which honours
     them, with a field separator that does not occur; a line that contains it after all is
-    taken whole from the malformed-record column.
+    taken whole from the malformed-record column. A wide encoding (UTF-16) is decoded file by
+    file (multiLine): split on newline bytes, its two-byte line breaks would be cut in half.
     """
-    if encoding.upper().replace("-", "") == "UTF8":
+    if sniff.is_utf8(encoding):
         return spark.read.text(path)
     whole = "__cb_whole_line"
     lines_df = (
         spark.read.schema(f"value string, {whole} string")
         .option("sep", _NEVER_A_SEPARATOR).option("quote", "\u0000").option("header", False)
         .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", whole)
+        .option("multiLine", sniff.is_wide(encoding))
         .option("encoding", encoding).csv(path)
     )
     return lines_df.select(F.coalesce(F.col(whole), F.col("value")).alias("value"))
@@ -211,9 +221,23 @@ def _is_blank(line: Column) -> Column:
     return ~line.rlike(_NOT_BLANK)
 
 
-def _first_line(spark: SparkSession, path: str, encoding: str) -> str | None:
-    row = _lines(spark, path, encoding).filter(~_is_blank(F.col("value"))).limit(1).collect()
-    return row[0]["value"].rstrip("\r") if row else None
+def _sample(spark: SparkSession, path: str, encoding: str) -> list[str]:
+    """The first `sniff.SAMPLE_LINES` non-blank lines (a bounded read of the first part)."""
+    rows = _lines(spark, path, encoding).filter(~_is_blank(F.col("value"))).limit(sniff.SAMPLE_LINES).collect()
+    return [row["value"].rstrip("\r") for row in rows]
+
+
+def _sample_in_its_encoding(spark: SparkSession, path: str, options: SourceOptions, what: str) -> tuple[list[str], str]:
+    """(the sample, the encoding to read the file in): a byte-order mark the configured
+    encoding does not decode as one (a UTF-16 file read as UTF-8) wins over it."""
+    encoding = options.encoding
+    sample = _sample(spark, path, encoding)
+    announced = sniff.bom_encoding(sample[0]) if sample else None
+    if announced is not None and sniff.normal_encoding(announced) != sniff.normal_encoding(encoding):
+        log.info("%s %s: its byte-order mark says %s; reading it as %s instead of %s", what, path, announced, announced, encoding)
+        encoding = announced
+        sample = _sample(spark, path, encoding)
+    return sample, encoding
 
 
 def looks_binary(line: str) -> bool:
@@ -249,12 +273,11 @@ def _column_names(header_fields: list[str], options: SourceOptions, path: str, w
                 )
             return list(options.column_names)
         return [f"_c{i}" for i in range(len(header_fields))]
-    names: list[str] = []
-    for i, raw in enumerate(header_fields):
-        name = raw.strip().lstrip("\ufeff").strip() or f"_c{i}"
-        if name in names:
-            name = f"{name}_{i}"
-        names.append(name)
+    names = [raw.strip().lstrip("\ufeff").strip() or f"_c{i}" for i, raw in enumerate(header_fields)]
+    repeated = sniff.repeated_names(names)
+    if repeated:
+        detail = "; ".join(f"{name!r} at positions {', '.join(map(str, where))}" for name, where in repeated.items())
+        raise InputError(f"{what} {path!r}: the header repeats a column name ({detail}); rename the copies so that each column has its own name")
     return names
 
 
@@ -263,31 +286,77 @@ def _ddl(names: list[str]) -> str:
 
 
 def _read_delimited(spark: SparkSession, path: str, options: SourceOptions, what: str) -> RawTable:
-    first = _first_line(spark, path, options.encoding)
-    if first is None:
+    sample, encoding = _sample_in_its_encoding(spark, path, options, what)
+    if not sample:
         raise InputError(f"{what} {path!r} is empty (only blank lines)")
+    first = sample[0]
     if looks_binary(first):
         raise InputError(f"{what} {path!r} does not look like a text file (binary data); is it compressed with an unsupported codec, or a spreadsheet? Export it as CSV")
     delimiter = guess_delimiter(first) if options.delimiter == "auto" else options.delimiter
-    names = _column_names(_header_fields(first, delimiter, options.quote), options, path, what)
+    header_fields = _header_fields(first, delimiter, options.quote)
+    names = _column_names(header_fields, options, path, what)
     header_line = first if options.header else None
+    csv_options = {
+        "sep": delimiter,
+        "quote": options.quote if options.quote else "\u0000",
+        "escape": options.escape or "\\",
+        "mode": "PERMISSIVE",
+        "columnNameOfCorruptRecord": RAW_LINE,
+    }
+    data_sample = sample[1:] if options.header else sample
+    multiline = options.multiline
+    if multiline == "auto":
+        multiline = delimiter != WHITESPACE and sniff.has_quoted_line_breaks(data_sample, delimiter=delimiter, quote=options.quote, escape=options.escape, fields=len(names))
+    sample_rows = tuple(tuple(fields) for fields in _sample_fields(data_sample, delimiter, options) if len(fields) == len(names))
     if delimiter == WHITESPACE:
-        df = _read_whitespace(spark, path, names, header_line, options.encoding)
+        df = _read_whitespace(spark, path, names, header_line, encoding)
+    elif multiline:
+        df = _read_records(spark, path, names, header_fields if options.header else None, csv_options | {"encoding": encoding})
+        return RawTable(
+            df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(*names, RAW_LINE), sample_rows=sample_rows
+        )
     else:
-        csv_options = {
-            "sep": delimiter,
-            "quote": options.quote if options.quote else "\u0000",
-            "escape": options.escape or "\\",
-            "mode": "PERMISSIVE",
-            "columnNameOfCorruptRecord": RAW_LINE,
-        }
         fields = F.from_csv(F.col(LINE), _ddl([*names, RAW_LINE]), csv_options)
         df = (
-            _data_lines(spark, path, options.encoding, header_line)
+            _data_lines(spark, path, encoding, header_line)
             .select(F.col(LINE), F.col(ROW_ID), fields.alias("__cb_fields"))
             .select(*[F.col("__cb_fields").getField(name).alias(name) for name in [*names, RAW_LINE]], F.col(LINE), F.col(ROW_ID))
         )
-    return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(LINE,))
+    return RawTable(df=df, source_columns=tuple(names), format="csv", delimiter=delimiter, path=path, key_columns=(LINE,), sample_rows=sample_rows)
+
+
+def _sample_fields(lines: list[str], delimiter: str, options: SourceOptions) -> list[list[str]]:
+    if delimiter == WHITESPACE or len(delimiter) != 1:
+        return [_header_fields(line, delimiter, options.quote) for line in lines]
+    doubled = options.escape == options.quote
+    try:
+        return list(csv.reader(lines, delimiter=delimiter, quotechar=options.quote or None, doublequote=doubled, escapechar=None if doubled or not options.escape else options.escape))
+    except csv.Error:
+        return []
+
+
+def _read_records(spark: SparkSession, path: str, names: list[str], header_fields: list[str] | None, csv_options: dict[str, str]) -> DataFrame:
+    """Records whose quoted fields may span lines: the CSV source parses each file whole.
+
+    As with lines, blank records are skipped and so is every record equal to the header (each
+    file of a directory starts with it); a malformed record keeps its text in RAW_LINE."""
+    df = spark.read.schema(_ddl([*names, RAW_LINE])).options(**csv_options).option("header", False).option("multiLine", True).csv(path)
+    raw = F.col(RAW_LINE)
+    is_blank = raw.isNotNull() & _is_blank(raw)
+    keep = ~is_blank
+    if header_fields is not None:
+        first, *rest = [column(name) == F.lit(value) for name, value in zip(names, header_fields, strict=True)]
+        first = first | (column(names[0]) == F.lit("\ufeff" + header_fields[0]))
+        is_header = first
+        for condition in rest:
+            is_header = is_header & condition
+        keep = keep & ~F.coalesce(is_header, F.lit(False))
+    return df.filter(keep).select(*[column(name) for name in [*names, RAW_LINE]], F.monotonically_increasing_id().alias(ROW_ID))
+
+
+def column(name: str) -> Column:
+    """A source column by its name, whatever characters it holds (dots, spaces, backticks)."""
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _data_lines(spark: SparkSession, path: str, encoding: str, header_line: str | None) -> DataFrame:
@@ -331,7 +400,7 @@ def _read_whitespace(spark: SparkSession, path: str, names: list[str], header_li
 def _stringify_complex(df: DataFrame) -> DataFrame:
     """Nested values become JSON text: the mapping only addresses flat columns."""
     complex_types = (T.StructType, T.ArrayType, T.MapType)
-    return df.select(*[F.to_json(F.col(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else F.col(f.name) for f in df.schema.fields])
+    return df.select(*[F.to_json(column(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else column(f.name) for f in df.schema.fields])
 
 
 def _read_json(spark: SparkSession, path: str, options: SourceOptions, what: str) -> RawTable:
@@ -348,7 +417,7 @@ def _read_json(spark: SparkSession, path: str, options: SourceOptions, what: str
     if RAW_LINE not in df.columns:
         df = df.withColumn(RAW_LINE, F.lit(None).cast("string"))
     complex_types = (T.StructType, T.ArrayType, T.MapType)
-    values = [F.to_json(F.col(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else F.col(f.name) for f in df.schema.fields if f.name in names]
+    values = [F.to_json(column(f.name)).alias(f.name) if isinstance(f.dataType, complex_types) else column(f.name) for f in df.schema.fields if f.name in names]
     df = df.select(*values, F.col(RAW_LINE), F.monotonically_increasing_id().alias(ROW_ID))
     # a malformed line's fields are all null: its text tells it apart from other malformed lines
     return RawTable(df=df, source_columns=tuple(names), format="json", delimiter=None, path=path, key_columns=(*names, RAW_LINE))

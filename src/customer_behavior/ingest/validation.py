@@ -24,8 +24,9 @@ from pyspark.sql import Column, DataFrame, Window as W, functions as F, types as
 from customer_behavior import columns as C
 from customer_behavior.errors import InputError
 from customer_behavior.ingest import reasons as R
-from customer_behavior.ingest.mapping import CustomersMapping, Mapping
-from customer_behavior.ingest.readers import RAW_LINE, ROW_ID, RawTable, source_file
+from customer_behavior.ingest.amounts import parsed_amount_sql
+from customer_behavior.ingest.mapping import AmountFormat, CustomersMapping, Mapping
+from customer_behavior.ingest.readers import RAW_LINE, ROW_ID, RawTable, column, source_file
 
 # Where an absent optional column shows up downstream (recorded in the manifest and report).
 OPTIONAL_USES = {
@@ -135,14 +136,17 @@ def _quoted(name: str) -> str:
 
 def cleaned_text(name: str) -> Column:
     """Trimmed text; empty or blank becomes null."""
-    text = F.trim(F.col(name).cast("string"))
+    text = F.trim(column(name).cast("string"))
     return F.when(text != F.lit(""), text)  # not length(): that counts the characters
 
 
-def parsed_number(name: str, data_type: T.DataType) -> Column:
-    """A double from a number or from text (null when it is not a number; never an error)."""
+def parsed_number(name: str, data_type: T.DataType, amount_format: AmountFormat | None = None) -> Column:
+    """A double from a number or from text (null when it is not a number; never an error),
+    text written as `amount_format` says (currency symbols, separators) when given."""
     if isinstance(data_type, _NUMERIC_TYPES):
-        return F.col(name).cast("double")
+        return column(name).cast("double")
+    if amount_format is not None and amount_format != AmountFormat():
+        return F.expr(parsed_amount_sql(f"cast({_quoted(name)} as string)", amount_format))
     return F.expr(f"try_cast(trim(cast({_quoted(name)} as string)) as double)")
 
 
@@ -153,9 +157,9 @@ def is_finite(value: Column) -> Column:
 def parsed_timestamp(name: str, data_type: T.DataType, mapping: Mapping) -> Column:
     """UTC timestamp from a timestamp/date column or from text in the mapping's formats and zone."""
     if isinstance(data_type, T.TimestampType):
-        return F.col(name)
+        return column(name)
     if isinstance(data_type, (T.DateType, T.TimestampNTZType)):
-        wall_clock = F.col(name).cast("timestamp")
+        wall_clock = column(name).cast("timestamp")
         return wall_clock if mapping.timezone in ("UTC", "Z") else F.to_utc_timestamp(wall_clock, mapping.timezone)
     text = cleaned_text(name)
     if mapping.timestamp_formats:
@@ -211,7 +215,8 @@ def with_transaction_reason(
         """(value, has_text): a mapped numeric column and whether the input had anything in it."""
         if name not in src:
             return F.lit(None).cast("double"), F.lit(False)
-        return parsed_number(src[name], types[src[name]]), cleaned_text(src[name]).isNotNull()
+        amount_format = mapping.amount_format if name in (C.AMOUNT, C.UNIT_PRICE) else None
+        return parsed_number(src[name], types[src[name]], amount_format), cleaned_text(src[name]).isNotNull()
 
     customer_id = customer_id_of(resolved, mapping)
     event_ts = parsed_timestamp(src[C.EVENT_TS], types[src[C.EVENT_TS]], mapping)
@@ -250,7 +255,7 @@ def with_transaction_reason(
         .when(F.col("__cb_quantity") == F.lit(0.0), F.lit(R.ZERO_QUANTITY))
         .when(F.col("__cb_status").isNull(), F.lit(R.UNKNOWN_STATUS))
     )
-    row_hash = F.sha2(F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)])), 256)
+    row_hash = F.sha2(F.to_json(F.struct(*[column(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)])), 256)
     first_hash, second_hash = row_hashes(key_columns)
     return (
         raw_df.select(
@@ -284,7 +289,7 @@ def row_hashes(source_columns: tuple[str, ...]) -> tuple[Column, Column]:
     """
     values: list[Column] = []
     for name in source_columns:
-        values += [F.col(name).isNull(), F.col(name)]
+        values += [column(name).isNull(), column(name)]
     return F.xxhash64(*values), F.xxhash64(F.lit(_SECOND_HASH_SALT), *values)
 
 
@@ -442,7 +447,7 @@ def quarantine_record(source_columns: tuple[str, ...], file: Column) -> Column:
     """A rejected row as one JSON text: its original values (keys c0, c1, ... in column order),
     the raw line, the file and the reason. JSON keeps every string exactly; nulls are left out
     and read back as nulls."""
-    values = [F.col(c).cast("string").alias(_record_key(i)) for i, c in enumerate(source_columns)]
+    values = [column(c).cast("string").alias(_record_key(i)) for i, c in enumerate(source_columns)]
     return F.to_json(F.struct(*values, F.col(RAW_LINE).alias(C.RAW_LINE), file.alias(C.SOURCE_FILE), F.col(REASON).alias(C.REASON)))
 
 
@@ -531,14 +536,14 @@ def with_customer_reason(raw_df: DataFrame, *, source_columns: tuple[str, ...], 
     if C.SIGNUP_DATE not in sources:
         signup = F.lit(None).cast("date")
     elif isinstance(types[sources[C.SIGNUP_DATE]], (T.DateType, T.TimestampType)):
-        signup = F.col(sources[C.SIGNUP_DATE]).cast("date")
+        signup = column(sources[C.SIGNUP_DATE]).cast("date")
     elif customers.date_formats:
         signup = F.coalesce(*[F.try_to_timestamp(text(C.SIGNUP_DATE), F.lit(f)) for f in customers.date_formats]).cast("date")
     else:
         signup = F.try_to_timestamp(text(C.SIGNUP_DATE)).cast("date")
     age = parsed_number(sources[C.AGE], types[sources[C.AGE]]) if C.AGE in sources else F.lit(None).cast("double")
     loyalty = F.lower(text(C.IS_LOYALTY_MEMBER))
-    row_key = F.to_json(F.struct(*[F.col(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)]))
+    row_key = F.to_json(F.struct(*[column(c).cast("string").alias(f"c{i}") for i, c in enumerate(source_columns)]))
     first_by_content = W.partitionBy(F.col("__cb_customer_id")).orderBy(row_key)
     reason = (
         F.when(F.col(RAW_LINE).isNotNull(), F.lit(R.MALFORMED_LINE))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame, functions as F
 from customer_behavior import TOOL_NAME, __version__
 from customer_behavior import columns as C
 from customer_behavior.config import PersonasConfig
-from customer_behavior.errors import ConfigError, ModelError
+from customer_behavior.errors import ModelError, StageSkipped
 from customer_behavior.personas.inputs import FeaturePlan
 
 log = logging.getLogger(__name__)
@@ -120,11 +120,15 @@ class SweepPoint:
     silhouette_sd: float = 0.0  # spread of the silhouette over the local sweep's folds (0: one fit)
 
 
-def check_k_range(cfg: PersonasConfig, customers: int) -> None:
+def clamp_k_range(cfg: PersonasConfig, customers: int) -> tuple[PersonasConfig, str | None]:
+    """The config with k_max (and k_min) lowered to what `customers` allow, and a note when it
+    was; StageSkipped when there are too few customers to cluster at all."""
     if customers < 2:
-        raise ConfigError(f"personas: {customers} customer(s) with orders; clustering needs at least 2")
-    if cfg.k_max > customers:
-        raise ConfigError(f"personas.k_max: {cfg.k_max} is more than the {customers} customers with orders; lower it")
+        raise StageSkipped(f"personas: {customers} customer(s) with orders; clustering needs at least 2")
+    if cfg.k_max <= customers:
+        return cfg, None
+    clamped = replace(cfg, k_min=min(cfg.k_min, customers), k_max=customers)
+    return clamped, f"personas: k_max {cfg.k_max} lowered to {customers}, the number of customers with orders (k = {clamped.k_min}..{clamped.k_max})"
 
 
 def sweep_fraction(cfg: PersonasConfig, customers: int) -> float:

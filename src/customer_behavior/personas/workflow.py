@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, Window as W, functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.config import PersonasConfig
-from customer_behavior.errors import InputError
+from customer_behavior.errors import InputError, StageSkipped
 from customer_behavior.definitions import is_purchase
 from customer_behavior.personas import model as M
 from customer_behavior.personas.inputs import (
@@ -170,7 +170,13 @@ def fit_personas(
     cached.append(inputs_df)
     with _timed("inputs (shares, joins, layout)"):
         customers = inputs_df.count()
-    M.check_k_range(cfg, customers)
+    try:
+        cfg, clamped = M.clamp_k_range(cfg, customers)
+    except StageSkipped:
+        inputs_df.unpersist()
+        raise
+    if clamped:
+        notes.append(clamped)
 
     with _timed("feature model"):
         feature_model = M.fit_feature_model(inputs_df, plan)

@@ -22,6 +22,7 @@ from customer_behavior.config import InsightsConfig
 from customer_behavior.errors import InputError, OutputError
 from customer_behavior.insights import Figures, Recommendation, frame_records, json_safe, kpi_cards, recommend
 from customer_behavior.runio import read_manifest
+from customer_behavior.tracking import degradation_notes
 
 REPORT_DIR = "report"
 INSIGHTS_TABLES = ("kpis", "segments", "rf_grid")
@@ -120,6 +121,7 @@ def run_meta(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "clv_evaluation": results.get("clv", {}).get("evaluation") if isinstance(results.get("clv"), dict) else None,
         "clv_choice": results.get("clv", {}).get("model_choice") if isinstance(results.get("clv"), dict) else None,
         "clv_intervals": results.get("clv", {}).get("intervals") if isinstance(results.get("clv"), dict) else None,
+        "notes": degradation_notes(manifest.get("stages", [])),
         **data_meta(results),
     }
 

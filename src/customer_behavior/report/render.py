@@ -200,6 +200,8 @@ def markdown(data: ReportData, sections: list[Section], recommendations: list[Re
     lines = [f"# Customer behaviour report", "", f"Generated {ctx['generated_at']} by {TOOL_NAME} {__version__}."]
     if data.meta.get("run"):
         lines.append(f"Run: `{md_escape(data.meta['run'])}`.")
+    if data.meta.get("notes"):
+        lines += ["", "**On this data:**", ""] + [f"- {md_escape(note)}" for note in data.meta["notes"]]
     if data.meta.get("data_quality"):
         lines += ["", "Data quality: " + " ".join(md_escape(line) for line in data.meta["data_quality"])]
     lines += ["", "## Key figures", "", "| KPI | value |", "|---|---|"]
