@@ -139,6 +139,9 @@ def run_local_sweep(sample: LocalSample, cfg: PersonasConfig) -> tuple[list[M.Sw
         valid = [s for s in silhouettes if s == s]
         mean = float(np.mean(valid)) if len(valid) == len(silhouettes) and valid else float("nan")
         spread = float(np.std(valid)) if len(valid) > 1 else 0.0
+        if not produced:  # every fold has at most k customers: no fit, a point that cannot win
+            points.append(M.SweepPoint(k=k, silhouette=float("nan"), cost=float("nan"), clusters=0, silhouette_sd=0.0))
+            continue
         points.append(M.SweepPoint(k=k, silhouette=mean, cost=float(np.mean(costs)), clusters=min(produced), silhouette_sd=spread))
     return points, folds
 
