@@ -317,7 +317,9 @@ def _value_index(name: str, values: tuple[str, ...]) -> Column:
     """1-based position of the row's value in the domain, null for a null value; a value
     the domain does not know (a domain from other data) stops the job rather than being
     silently left out of the counts."""
-    position = F.array_position(F.array(*[F.lit(v) for v in values]), F.col(name)).cast("int")
+    # a CASE chain, not array_position: PySpark 3.5's array_position takes no column as value
+    matches = [F.when(F.col(name) == F.lit(v), F.lit(i)) for i, v in enumerate(values, start=1)]
+    position = F.coalesce(*matches, F.when(F.col(name).isNotNull(), F.lit(0))).cast("int")
     unknown = F.col(name).isNotNull() & (position == F.lit(0))
     return F.when(unknown, F.raise_error(F.lit(f"features: {name} value not in the domain of the bounds query"))).otherwise(position)
 
