@@ -180,18 +180,21 @@ MAX_LINES_PER_ORDER = 40
 
 
 def explode_lines(orders_df: DataFrame, cfg: GenerateConfig) -> DataFrame:
-    """One row per line of each order: 1 + Poisson(lines_per_order - 1) lines (at most
+    """One row per line of each order: 1 + Poisson(lines_per_order - 1) drawn lines (at most
     MAX_LINES_PER_ORDER). The first line keeps the order's category and quantity; the others
     draw theirs from the persona's mix. The order's value is split over its lines in
     proportion to quantity x a weight in (0.5, 1.5) (the first line's weight is 1), each line
-    priced as quantity x unit price x (1 - the order's discount). With one line the row is
-    exactly today's order row; every draw hashes (seed, customer, order, line)."""
+    priced as quantity x unit price x (1 - the order's discount). Drawn lines of one category
+    and unit price are one line of their summed quantity, as a shop's export writes them: an
+    order never holds two identical lines (which ingest would take for a double export when
+    the log has ids). With one line the row is exactly today's order row; every draw hashes
+    (seed, customer, order, line)."""
     seed, personas, persona = cfg.seed, spec.PERSONAS, F.col("persona_idx")
     ids = [F.col("id"), F.col("order_no")]
     extra = poisson(F.lit(cfg.lines_per_order - 1.0), uniform(seed, "lines", *ids))
     n_lines = F.least(F.lit(1) + extra, F.lit(MAX_LINES_PER_ORDER)).cast("int")
 
-    def line(i: Column) -> Column:
+    def drawn(i: Column) -> Column:
         is_first = i == F.lit(0)
         category = choose(uniform(seed, "line_category", *ids, i), persona, [spec.cumulative(p.category_weights) for p in personas], list(spec.CATEGORIES))
         quantity = choose(uniform(seed, "line_quantity", *ids, i), persona, [spec.cumulative(p.quantity_weights) for p in personas], list(spec.QUANTITIES))
@@ -201,19 +204,29 @@ def explode_lines(orders_df: DataFrame, cfg: GenerateConfig) -> DataFrame:
             F.when(is_first, F.col(C.CATEGORY)).otherwise(category).alias(C.CATEGORY), quantity.alias(C.QUANTITY), (weight * quantity).alias("weight")
         )
 
-    lines = F.transform(F.sequence(F.lit(0), n_lines - F.lit(1)), line)
+    def priced(line: Column) -> Column:
+        unit_price = F.greatest(cents(F.col("gross") * line["weight"] / F.col("_weight") / line[C.QUANTITY]), F.lit(0.01))
+        return F.struct(line[C.CATEGORY].alias(C.CATEGORY), unit_price.alias(C.UNIT_PRICE), line[C.QUANTITY].alias(C.QUANTITY))
+
+    def merged(key: Column) -> Column:
+        same = F.filter(F.col("_priced"), lambda line: (line[C.CATEGORY] == key[C.CATEGORY]) & (line[C.UNIT_PRICE] == key[C.UNIT_PRICE]))
+        quantity = F.aggregate(same, F.lit(0), lambda acc, line: acc + line[C.QUANTITY])
+        return F.struct(key[C.CATEGORY].alias(C.CATEGORY), key[C.UNIT_PRICE].alias(C.UNIT_PRICE), quantity.alias(C.QUANTITY))
+
+    lines = F.transform(F.sequence(F.lit(0), n_lines - F.lit(1)), drawn)
     total_weight = F.aggregate(F.col("_lines").getField("weight"), F.lit(0.0), lambda acc, w: acc + w)
+    keys = F.array_distinct(F.transform(F.col("_priced"), lambda line: F.struct(line[C.CATEGORY].alias(C.CATEGORY), line[C.UNIT_PRICE].alias(C.UNIT_PRICE))))
     current = F.col("_line")
-    unit_price = F.greatest(cents(F.col("gross") * current["weight"] / F.col("_weight") / current[C.QUANTITY]), F.lit(0.01))
     return (
         orders_df.withColumn("_lines", lines)
         .withColumn("_weight", total_weight)
-        .withColumn("_line", F.explode(F.col("_lines")))
+        .withColumn("_priced", F.transform(F.col("_lines"), priced))
+        .withColumn("_line", F.explode(F.transform(keys, merged)))
         .withColumn(C.CATEGORY, current[C.CATEGORY])
         .withColumn(C.QUANTITY, current[C.QUANTITY])
-        .withColumn(C.UNIT_PRICE, unit_price)
+        .withColumn(C.UNIT_PRICE, current[C.UNIT_PRICE])
         .withColumn("order_amount", cents(F.col(C.QUANTITY) * F.col(C.UNIT_PRICE) * (F.lit(1.0) - F.col(C.DISCOUNT))))
-        .drop("_lines", "_weight", "_line")
+        .drop("_lines", "_weight", "_priced", "_line")
     )
 
 
