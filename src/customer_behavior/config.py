@@ -140,7 +140,7 @@ class PersonasConfig:
     )
     silhouette_tolerance: float = knob(0.005, "For selection = silhouette_tolerance: how far below the best silhouette a smaller k may be.")
     seed: int = knob(42, "Seed of the clustering initialisation and of the sweep sample.")
-    max_iter: int = knob(40, "Maximum iterations of the final fit (the chosen k, on everyone).")
+    max_iter: int = knob(20, "Maximum iterations of the final fit (the chosen k, on everyone): one Spark job each.")
     restarts: int = knob(
         1,
         "Final fits of the chosen k with different seeds (seed, seed+1, ...); the one with the lowest cost is kept (k-means finds local optima).",

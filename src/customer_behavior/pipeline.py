@@ -62,6 +62,8 @@ class RunContext:
     results: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, DataFrame] = field(default_factory=dict)
     summary_lines: list[str] = field(default_factory=list)  # shown under the run summary
+    # the holdout stage's evaluation of the CLV models (or why there is none), which the clv stage reads
+    clv_evaluation: tuple[dict[str, Any] | None, str | None] | None = None
 
     def path(self, *parts: str) -> str:
         return str(self.root.joinpath(*parts))
@@ -427,6 +429,26 @@ def _clv_evaluation(ctx: RunContext, cfg, keys: tuple[str, ...]) -> tuple[dict[s
         return None, str(exc)
 
 
+def _clv_keys(cfg) -> tuple[str, ...]:
+    return (cfg.model,) if cfg.model in clv_purchase.NAMES else PURCHASE_MODELS
+
+
+def stage_holdout(ctx: RunContext) -> None:
+    """The CLV models fitted on the calibration period and judged on the holdout (what the clv stage chooses by).
+
+    A stage of its own: it reads the transactions again, and its jobs are counted apart from the final fit's."""
+    with ctx.tracker.stage("holdout", "CLV models judged on a holdout") as record:
+        if "customer_features" not in ctx.tables:
+            record.status = "skipped"
+            record.notes.append("no customer_features table (the features stage did not run)")
+            return
+        ctx.clv_evaluation = _clv_evaluation(ctx, ctx.cfg.clv, _clv_keys(ctx.cfg.clv))
+        evaluation, reason = ctx.clv_evaluation
+        if evaluation is None:
+            record.status = "skipped"
+            record.notes.append(str(reason))
+
+
 def stage_clv(ctx: RunContext) -> None:
     """Purchase model + Gamma-Gamma: evaluate on a holdout, choose, fit on a bounded summary, score every customer."""
     cfg = ctx.cfg.clv
@@ -443,7 +465,8 @@ def stage_clv(ctx: RunContext) -> None:
         segments_df = ctx.tables.get("rfm_segments")
         if segments_df is None:
             record.notes.append("no rfm_segments table: churn risk uses P(alive) alone (segment group 'unknown')")
-        evaluation, evaluation_error = _clv_evaluation(ctx, cfg, (cfg.model,) if explicit else PURCHASE_MODELS)
+        # the holdout stage's evaluation; computed here when the run's stages leave that stage out
+        evaluation, evaluation_error = ctx.clv_evaluation or _clv_evaluation(ctx, cfg, _clv_keys(cfg))
         order, choice = clv_choice.model_order(cfg, evaluation, evaluation_error)
         try:
             models = clv_model.fit_models(features_df, cfg, keys=order)
@@ -731,7 +754,7 @@ def read_parquet_input(spark: SparkSession, path: str, what: str) -> DataFrame:
 
 
 RUN_STAGES: list[Stage] = [
-    stage_source, stage_features, stage_segments, stage_personas, stage_clv, stage_patterns, stage_insights, stage_report,
+    stage_source, stage_features, stage_segments, stage_personas, stage_holdout, stage_clv, stage_patterns, stage_insights, stage_report,
 ]
 
 
