@@ -553,7 +553,7 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: {value!r} is not a table")
         return dict(value)
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _build_section(key, kind, value)
     return value
 

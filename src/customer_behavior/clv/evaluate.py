@@ -23,7 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pyspark.sql import DataFrame, Window as W, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import Window as W
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.clv import literature, model, purchase, score, summary

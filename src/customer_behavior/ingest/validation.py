@@ -19,7 +19,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window as W, functions as F, types as T
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import Window as W
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from customer_behavior import columns as C
 from customer_behavior.errors import InputError

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
-from customer_behavior.errors import InputError
 from customer_behavior.definitions import is_purchase
+from customer_behavior.errors import InputError
 
 SHARE_PREFIX = "share"
 

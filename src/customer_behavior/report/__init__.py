@@ -267,7 +267,7 @@ def insights_document(data: ReportData, recommendations: list[Recommendation], c
             "schema_version": INSIGHTS_SCHEMA_VERSION,
             "tool": TOOL_NAME,
             "version": __version__,
-            "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "run": data.meta,
             "definitions": {"active_days": cfg.active_days, "top_share": cfg.top_share, "at_risk_segments": list(cfg.at_risk_segments)},
             "kpis": data.kpis,
