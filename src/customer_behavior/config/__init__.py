@@ -42,6 +42,7 @@ from customer_behavior.config.model import (  # noqa: F401  (re-exported)
     Config,
 )
 from customer_behavior.config.run import (  # noqa: F401  (re-exported)
+    INPUT_FORMATS,
     GenerateConfig,
     InputConfig,
     OutputConfig,

@@ -77,7 +77,8 @@ class OutputConfig:
 
 
 _DUPLICATE_POLICIES = ("auto", "quarantine", "keep")
-_INPUT_FORMATS = ("auto", "csv", "parquet", "json")
+# The input formats a run reads (input.format, a mapping's source.format, run --format).
+INPUT_FORMATS = ("auto", "csv", "parquet", "json")
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,8 @@ class InputConfig:
     def __post_init__(self) -> None:
         if self.duplicates not in _DUPLICATE_POLICIES:
             raise ConfigError(f"input.duplicates: {self.duplicates!r} is not one of {', '.join(_DUPLICATE_POLICIES)}")
-        if self.format not in _INPUT_FORMATS:
-            raise ConfigError(f"input.format: {self.format!r} is not one of {', '.join(_INPUT_FORMATS)}")
+        if self.format not in INPUT_FORMATS:
+            raise ConfigError(f"input.format: {self.format!r} is not one of {', '.join(INPUT_FORMATS)}")
         if not 0.0 <= self.max_bad_fraction <= 1.0:
             raise ConfigError(f"input.max_bad_fraction: {self.max_bad_fraction} must be between 0 and 1 (e.g. 0.05 for 5%)")
         if not self.min_amount < self.max_amount:

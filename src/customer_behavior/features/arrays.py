@@ -8,7 +8,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
-from customer_behavior.definitions import is_purchase, is_return, is_weekend, order_key
+from customer_behavior.definitions import is_purchase, is_return, is_weekend, order_key, ratio
 from customer_behavior.features.names import (
     _DAY,
     _DISCOUNTED_ORDERS,
@@ -43,11 +43,6 @@ def most_frequent(values: Column) -> Column:
         lambda v: F.struct((F.size(F.array_remove(present, v)) - F.size(present)).alias("neg_count"), v.alias("value")),
     )
     return F.array_min(ranked).getField("value")
-
-
-def _ratio(numerator: Column, denominator: Column) -> Column:
-    """numerator / denominator as a double, null when the denominator is 0 (ANSI-safe)."""
-    return F.when(denominator > F.lit(0), numerator.cast("double") / denominator.cast("double"))
 
 
 # --------------------------------------------------------------------------- transforms
@@ -97,7 +92,7 @@ def aggregate_customers(transactions_df: DataFrame) -> DataFrame:
         F.max(F.when(purchase, day)).alias(C.LAST_PURCHASE_DATE),
         distinct_orders(purchase & is_weekend(day)).alias(_WEEKEND_ORDERS),
         distinct_orders(purchase & (F.col(C.DISCOUNT) > F.lit(0))).alias(_DISCOUNTED_ORDERS),
-        _ratio(F.sum(F.when(purchase, F.col(C.QUANTITY))), distinct_orders(purchase & F.col(C.QUANTITY).isNotNull())).alias(C.AVG_BASKET_SIZE),
+        ratio(F.sum(F.when(purchase, F.col(C.QUANTITY))), distinct_orders(purchase & F.col(C.QUANTITY).isNotNull())).alias(C.AVG_BASKET_SIZE),
         # collect_list skips nulls, so only purchase lines are collected
         F.collect_list(F.when(purchase, purchase_line)).alias(_LINES),
     )
@@ -123,16 +118,16 @@ def with_derived_features(customers_df: DataFrame, *, as_of: dt.date) -> DataFra
         .withColumn(C.RECENCY_DAYS, F.datediff(as_of_col, last))
         .withColumn(C.MONETARY, net_spend.cast("double"))
         .withColumn(C.TENURE_DAYS, F.datediff(as_of_col, first))
-        .withColumn(C.AVG_ORDER_VALUE, _ratio(F.col(C.MONETARY), orders))
-        .withColumn(C.AVG_DAYS_BETWEEN_ORDERS, _ratio(F.datediff(last, first), orders - F.lit(1)))
+        .withColumn(C.AVG_ORDER_VALUE, ratio(F.col(C.MONETARY), orders))
+        .withColumn(C.AVG_DAYS_BETWEEN_ORDERS, ratio(F.datediff(last, first), orders - F.lit(1)))
         .withColumn(C.ACTIVE_MONTHS, F.size(F.array_distinct(lines.getField(_MONTH))))
         .withColumn(C.DISTINCT_CATEGORIES, F.size(F.array_distinct(F.array_compact(lines.getField(C.CATEGORY)))))
         .withColumn(C.FAVOURITE_CATEGORY, most_frequent(lines.getField(C.CATEGORY)))
         .withColumn(C.PREFERRED_PAYMENT_METHOD, most_frequent(lines.getField(C.PAYMENT_METHOD)))
         .withColumn(C.PREFERRED_CHANNEL, most_frequent(lines.getField(C.CHANNEL)))
-        .withColumn(C.WEEKEND_SHARE, _ratio(F.col(_WEEKEND_ORDERS), orders))
-        .withColumn(C.RETURN_RATE, _ratio(F.col(C.RETURNS), orders))
-        .withColumn(C.DISCOUNT_SHARE, _ratio(F.col(_DISCOUNTED_ORDERS), orders))
+        .withColumn(C.WEEKEND_SHARE, ratio(F.col(_WEEKEND_ORDERS), orders))
+        .withColumn(C.RETURN_RATE, ratio(F.col(C.RETURNS), orders))
+        .withColumn(C.DISCOUNT_SHARE, ratio(F.col(_DISCOUNTED_ORDERS), orders))
         .withColumn(C.BTYD_FREQUENCY, frequency.cast("double"))
         .withColumn(C.BTYD_RECENCY, F.datediff(last, first).cast("double"))
         .withColumn(C.BTYD_T, (F.datediff(as_of_col, first) - F.lit(1)).cast("double"))

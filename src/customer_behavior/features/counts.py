@@ -9,8 +9,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from customer_behavior import columns as C
-from customer_behavior.definitions import is_purchase, is_return, is_weekend
-from customer_behavior.features.arrays import _ratio, money, order_of_day
+from customer_behavior.definitions import is_purchase, is_return, is_weekend, ratio
+from customer_behavior.features.arrays import money, order_of_day
 from customer_behavior.features.domain import FeatureDomain
 from customer_behavior.features.names import (
     _DAY,
@@ -220,17 +220,17 @@ def with_derived_features_from_counts(customers_df: DataFrame, *, domain: Featur
         .withColumn(C.RECENCY_DAYS, F.datediff(as_of_col, last))
         .withColumn(C.MONETARY, from_micros(net_micros))
         .withColumn(C.TENURE_DAYS, F.datediff(as_of_col, first))
-        .withColumn(C.AVG_ORDER_VALUE, _ratio(F.col(C.MONETARY), orders))
-        .withColumn(C.AVG_DAYS_BETWEEN_ORDERS, _ratio(F.datediff(last, first), orders - F.lit(1)))
+        .withColumn(C.AVG_ORDER_VALUE, ratio(F.col(C.MONETARY), orders))
+        .withColumn(C.AVG_DAYS_BETWEEN_ORDERS, ratio(F.datediff(last, first), orders - F.lit(1)))
         .withColumn(C.ACTIVE_MONTHS, active_months.cast("int"))
         .withColumn(C.DISTINCT_CATEGORIES, distinct_categories.cast("int"))
         .withColumn(C.FAVOURITE_CATEGORY, _most_frequent_of_counts(C.CATEGORY, categories))
         .withColumn(C.PREFERRED_PAYMENT_METHOD, _most_frequent_of_counts(C.PAYMENT_METHOD, domain.values[C.PAYMENT_METHOD]))
         .withColumn(C.PREFERRED_CHANNEL, _most_frequent_of_counts(C.CHANNEL, domain.values[C.CHANNEL]))
-        .withColumn(C.WEEKEND_SHARE, _ratio(F.col(_WEEKEND_ORDERS), orders))
-        .withColumn(C.RETURN_RATE, _ratio(F.col(C.RETURNS), orders))
-        .withColumn(C.DISCOUNT_SHARE, _ratio(F.col(_DISCOUNTED_ORDERS), orders))
-        .withColumn(C.AVG_BASKET_SIZE, _ratio(F.col(_QUANTITY_SUM), F.col(_QUANTITY_COUNT)))
+        .withColumn(C.WEEKEND_SHARE, ratio(F.col(_WEEKEND_ORDERS), orders))
+        .withColumn(C.RETURN_RATE, ratio(F.col(C.RETURNS), orders))
+        .withColumn(C.DISCOUNT_SHARE, ratio(F.col(_DISCOUNTED_ORDERS), orders))
+        .withColumn(C.AVG_BASKET_SIZE, ratio(F.col(_QUANTITY_SUM), F.col(_QUANTITY_COUNT)))
         .withColumn(C.BTYD_FREQUENCY, frequency.cast("double"))
         .withColumn(C.BTYD_RECENCY, F.datediff(last, first).cast("double"))
         .withColumn(C.BTYD_T, (F.datediff(as_of_col, first) - F.lit(1)).cast("double"))

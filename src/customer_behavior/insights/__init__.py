@@ -16,7 +16,7 @@ share of the customers above the (1 - top_share) quantile of net spend; at-risk
 revenue = revenue of the customers in `insights.at_risk_segments`.
 """
 
-from customer_behavior.insights.formatting import frame_records, json_safe, kpi_cards
+from customer_behavior.insights.formatting import format_kpi, frame_records, json_safe, kpi_cards, kpi_labels
 from customer_behavior.insights.kpis import MONEY, customer_view, group_summary, high_churn_flag, kpi_table, rf_grid
 from customer_behavior.insights.rules import (
     AFFINITY_LIFT,
@@ -55,11 +55,13 @@ __all__ = [
     "Figures",
     "Recommendation",
     "customer_view",
+    "format_kpi",
     "frame_records",
     "group_summary",
     "high_churn_flag",
     "json_safe",
     "kpi_cards",
+    "kpi_labels",
     "kpi_table",
     "recommend",
     "rf_grid",

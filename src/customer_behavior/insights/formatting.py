@@ -32,19 +32,35 @@ def _num(value: Any, default: float = 0.0) -> float:
 
 
 
+def kpi_labels(active_days: int, top_share: float) -> tuple[tuple[str, str, str], ...]:
+    """(label, key in the kpis table, kind) of the headline KPIs, in order: the report's cards and the CLI's summary."""
+    return (
+        ("Revenue (net)", "revenue", "money"),
+        ("Customers", "customers", "int"),
+        ("Orders", "orders", "int"),
+        ("Average order value", "aov", "money2"),
+        ("Repeat rate", "repeat_rate", "pct"),
+        (f"Active in last {active_days} days", "active_share", "pct"),
+        (f"Revenue from top {top_share:.0%}", "top_revenue_share", "pct"),
+        ("Revenue of at-risk segments", "at_risk_revenue", "money"),
+    )
+
+
+def format_kpi(value: Any, kind: str) -> str:
+    """One KPI value as the report shows it (kind from `kpi_labels`)."""
+    number = _num(value)
+    if kind == "money":
+        return _money(number)
+    if kind == "int":
+        return f"{int(number):,}"
+    if kind == "money2":
+        return f"{number:,.2f}"
+    return _pct(number)
+
+
 def kpi_cards(kpis: dict[str, Any], cfg: InsightsConfig) -> list[tuple[str, str]]:
     """(label, formatted value) pairs for the top of the report."""
-    cards = [
-        ("Revenue (net)", _money(_num(kpis.get("revenue")))),
-        ("Customers", f"{int(_num(kpis.get('customers'))):,}"),
-        ("Orders", f"{int(_num(kpis.get('orders'))):,}"),
-        ("Average order value", f"{_num(kpis.get('aov')):,.2f}"),
-        ("Repeat rate", _pct(_num(kpis.get("repeat_rate")))),
-        (f"Active in last {cfg.active_days} days", _pct(_num(kpis.get("active_share")))),
-        (f"Revenue from top {cfg.top_share:.0%}", _pct(_num(kpis.get("top_revenue_share")))),
-        ("Revenue of at-risk segments", _money(_num(kpis.get("at_risk_revenue")))),
-    ]
-    return cards
+    return [(label, format_kpi(kpis.get(key), kind)) for label, key, kind in kpi_labels(cfg.active_days, cfg.top_share)]
 
 
 def json_safe(value: Any) -> Any:

@@ -12,6 +12,7 @@ from pyspark.sql import types as T
 
 from customer_behavior import columns as C
 from customer_behavior.config import InsightsConfig
+from customer_behavior.definitions import ratio
 
 # Money is summed as DECIMAL so that sums are exact and do not depend on row order; tables hold doubles.
 MONEY = T.DecimalType(18, 6)
@@ -73,10 +74,6 @@ def _sum_if(condition: Column, value: Column) -> Column:
     return F.coalesce(F.sum(F.when(condition, value)), F.lit(0).cast(MONEY))
 
 
-def _ratio(numerator: Column, denominator: Column) -> Column:
-    return F.when(denominator != F.lit(0), numerator.cast("double") / denominator.cast("double"))
-
-
 def _dbl(value: Column, digits: int) -> Column:
     return F.round(value, digits).cast("double")
 
@@ -106,13 +103,13 @@ def kpi_table(view_df: DataFrame, cfg: InsightsConfig) -> DataFrame:
         F.col("customers"),
         F.col("orders"),
         _dbl(F.col("revenue"), 2).alias("revenue"),
-        F.round(_ratio(F.col("revenue"), F.col("orders")), 2).alias("aov"),
-        F.round(_ratio(F.col("repeat_customers"), F.col("customers")), 4).alias("repeat_rate"),
+        F.round(ratio(F.col("revenue"), F.col("orders")), 2).alias("aov"),
+        F.round(ratio(F.col("repeat_customers"), F.col("customers")), 4).alias("repeat_rate"),
         F.col("one_time_customers"),
-        F.round(_ratio(F.col("active_customers"), F.col("customers")), 4).alias("active_share"),
+        F.round(ratio(F.col("active_customers"), F.col("customers")), 4).alias("active_share"),
         F.col("active_customers"),
         F.col("top_customers"),
-        F.round(_ratio(F.col("top_revenue"), F.col("revenue")), 4).alias("top_revenue_share"),
+        F.round(ratio(F.col("top_revenue"), F.col("revenue")), 4).alias("top_revenue_share"),
         F.col("at_risk_customers"),
         _dbl(F.col("at_risk_revenue"), 2).alias("at_risk_revenue"),
         F.col("high_churn_customers"),
@@ -142,16 +139,16 @@ def group_summary(view_df: DataFrame, group_col: str) -> DataFrame:
     return per_group.crossJoin(totals).select(
         F.col(group_col).alias(C.GROUP),
         F.col(C.CUSTOMERS),
-        F.round(_ratio(F.col(C.CUSTOMERS), F.col("all_customers")), 4).alias("customer_share"),
+        F.round(ratio(F.col(C.CUSTOMERS), F.col("all_customers")), 4).alias("customer_share"),
         F.col(C.ORDERS),
         _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
-        F.round(_ratio(F.col(C.REVENUE), F.col("all_revenue")), 4).alias(C.REVENUE_SHARE),
-        F.round(_ratio(F.col(C.REVENUE), F.col(C.CUSTOMERS)), 2).alias("revenue_per_customer"),
-        F.round(_ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias("aov"),
+        F.round(ratio(F.col(C.REVENUE), F.col("all_revenue")), 4).alias(C.REVENUE_SHARE),
+        F.round(ratio(F.col(C.REVENUE), F.col(C.CUSTOMERS)), 2).alias("revenue_per_customer"),
+        F.round(ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias("aov"),
         F.round(F.col(C.AVG_RECENCY_DAYS), 1).alias(C.AVG_RECENCY_DAYS),
-        F.round(_ratio(F.col(C.ORDERS), F.col(C.CUSTOMERS)), 2).alias(C.AVG_ORDERS),
-        F.round(_ratio(F.col("repeat_customers"), F.col(C.CUSTOMERS)), 4).alias(C.REPEAT_RATE),
-        F.round(_ratio(F.col("active_customers"), F.col(C.CUSTOMERS)), 4).alias(C.ACTIVE_SHARE),
+        F.round(ratio(F.col(C.ORDERS), F.col(C.CUSTOMERS)), 2).alias(C.AVG_ORDERS),
+        F.round(ratio(F.col("repeat_customers"), F.col(C.CUSTOMERS)), 4).alias(C.REPEAT_RATE),
+        F.round(ratio(F.col("active_customers"), F.col(C.CUSTOMERS)), 4).alias(C.ACTIVE_SHARE),
         F.col(C.AT_RISK_CUSTOMERS),
         _dbl(F.col(C.AT_RISK_REVENUE), 2).alias(C.AT_RISK_REVENUE),
         F.col(C.HIGH_CHURN_CUSTOMERS),

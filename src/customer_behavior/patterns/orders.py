@@ -34,10 +34,6 @@ def age_band(age: Column, bounds: Sequence[int]) -> Column:
     return expr.otherwise(F.lit(f"{lower}+"))
 
 
-def _safe_ratio(numerator: Column, denominator: Column) -> Column:
-    return F.when(denominator != F.lit(0), numerator.cast("double") / denominator.cast("double"))
-
-
 # --------------------------------------------------------------------------- inputs
 
 

@@ -10,8 +10,8 @@ from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.config import PatternsConfig
-from customer_behavior.definitions import day_name, is_weekend, iso_day_of_week
-from customer_behavior.patterns.orders import CENTS, Groupings, _by_group, _money, _safe_ratio, _union, explode_parts
+from customer_behavior.definitions import day_name, is_weekend, iso_day_of_week, ratio
+from customer_behavior.patterns.orders import CENTS, Groupings, _by_group, _money, _union, explode_parts
 
 # --------------------------------------------------------------------------- time
 
@@ -54,8 +54,8 @@ def weekend_weekday(orders_df: DataFrame, groupings: Groupings, cfg: PatternsCon
         F.col(C.DAY_TYPE),
         F.col(C.ORDERS),
         _money(F.col(C.REVENUE)).alias(C.REVENUE),
-        F.round(_safe_ratio(_money(F.col(C.REVENUE)), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
-        F.round(_safe_ratio(F.col(C.ORDERS), group_orders), 4).alias(C.ORDER_SHARE),
+        F.round(ratio(_money(F.col(C.REVENUE)), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
+        F.round(ratio(F.col(C.ORDERS), group_orders), 4).alias(C.ORDER_SHARE),
     )
 
 
@@ -87,8 +87,8 @@ def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, ite
     in_group = W.partitionBy(C.GROUP_TYPE, C.GROUP)
     shares = counts.select(
         "*",
-        _safe_ratio(F.col(C.ORDERS), F.sum(F.col(C.ORDERS)).over(in_group)).alias(C.ORDER_SHARE),
-        _safe_ratio(F.col(C.REVENUE), F.sum(F.col(C.REVENUE)).over(in_group)).alias(C.REVENUE_SHARE),
+        ratio(F.col(C.ORDERS), F.sum(F.col(C.ORDERS)).over(in_group)).alias(C.ORDER_SHARE),
+        ratio(F.col(C.REVENUE), F.sum(F.col(C.REVENUE)).over(in_group)).alias(C.REVENUE_SHARE),
     )
     of_item = W.partitionBy(item)
     is_base = F.col(C.GROUP_TYPE) == F.lit(C.GROUP_ALL)
@@ -104,13 +104,13 @@ def _mix(orders_df: DataFrame, groupings: Groupings, cfg: PatternsConfig, *, ite
         F.col(C.ORDERS),
         _money(F.col(C.REVENUE)).alias(C.REVENUE),
         F.col(C.CUSTOMERS),
-        F.round(_safe_ratio(_money(F.col(C.REVENUE)), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
+        F.round(ratio(_money(F.col(C.REVENUE)), F.col(C.ORDERS)), 2).alias(C.ORDER_VALUE),
         F.round(F.col(C.ORDER_SHARE), 4).alias(C.ORDER_SHARE),
         F.round(F.col(C.REVENUE_SHARE), 4).alias(C.REVENUE_SHARE),
         F.round(F.col(C.BASE_ORDER_SHARE), 4).alias(C.BASE_ORDER_SHARE),
         F.round(F.col(C.BASE_REVENUE_SHARE), 4).alias(C.BASE_REVENUE_SHARE),
-        F.round(_safe_ratio(F.col(C.ORDER_SHARE), F.col(C.BASE_ORDER_SHARE)), 3).alias(C.ORDER_LIFT),
-        F.round(_safe_ratio(F.col(C.REVENUE_SHARE), F.col(C.BASE_REVENUE_SHARE)), 3).alias(C.REVENUE_LIFT),
+        F.round(ratio(F.col(C.ORDER_SHARE), F.col(C.BASE_ORDER_SHARE)), 3).alias(C.ORDER_LIFT),
+        F.round(ratio(F.col(C.REVENUE_SHARE), F.col(C.BASE_REVENUE_SHARE)), 3).alias(C.REVENUE_LIFT),
     )
 
 
