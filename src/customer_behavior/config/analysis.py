@@ -172,9 +172,7 @@ class SegmentsConfig:
                 raise ConfigError(f"segments.{key}: cut points must be finite and strictly increasing, got {cuts}")
         if not 2 <= self.monetary_significant_digits <= 9:
             raise ConfigError(f"segments.monetary_significant_digits: {self.monetary_significant_digits} must be between 2 and 9")
-        from customer_behavior.segment_table import load_segment_table
-
-        load_segment_table(self.table_file or None)
+        # The table file itself is checked by preflight.preflight, before Spark starts.
 
 
 PURCHASE_MODELS = ("mbgnbd", "bgnbd", "paretonbd")

@@ -124,7 +124,7 @@ def overrides_to_dict(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Defaults, then the TOML file, then CLI overrides ("section.key" -> value)."""
+    """Defaults, then the TOML file, then CLI overrides ("section.key" -> value); then the preflight checks."""
     data: dict[str, Any] = {}
     if path is not None:
         config_path = Path(path)
@@ -135,9 +135,17 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {str(config_path)!r} is not valid TOML: {exc}") from None
     data = _deep_merge(data, overrides_to_dict(overrides or {}))
-    return config_from_dict(data)
+    return _preflight(config_from_dict(data))
 
 
 def with_overrides(cfg: Config, overrides: dict[str, Any]) -> Config:
     """A new Config with "section.key" overrides applied and validated."""
-    return config_from_dict(_deep_merge(cfg.to_dict(), overrides_to_dict(overrides)))
+    return _preflight(config_from_dict(_deep_merge(cfg.to_dict(), overrides_to_dict(overrides))))
+
+
+def _preflight(cfg: Config) -> Config:
+    # The file checks live with the stages (customer_behavior.preflight); run here so that every
+    # caller of load_config / with_overrides (the CLI, api) gets them before Spark starts.
+    from customer_behavior.preflight import preflight
+
+    return preflight(cfg)

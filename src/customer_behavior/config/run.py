@@ -122,11 +122,8 @@ class InputConfig:
             raise ConfigError("input.path and input.table: give one, a file (--input) or a catalog table (--input-table)")
         if self.table.strip() and not _TABLE_NAME_RE.match(self.table.strip()):
             raise ConfigError(f"input.table: {self.table!r} is not a table name; use table, db.table or catalog.db.table")
-        if self.source:
-            from customer_behavior.ingest.mapping import load_input_mapping
-
-            load_input_mapping(self)  # a bad mapping fails here, before Spark starts
-        elif self.mapping or self.preset:
+        # The mapping itself (preset, file, flags) is checked by preflight.preflight, before Spark starts.
+        if not self.source and (self.mapping or self.preset):
             raise ConfigError("input.path: a mapping or preset was given but no input; pass --input PATH or --input-table NAME")
 
     @property
