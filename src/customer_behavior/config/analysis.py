@@ -12,7 +12,8 @@ PERSONA_ALGORITHMS = ("kmeans", "bisecting", "gmm")
 PERSONA_SELECTION_RULES = ("silhouette_tolerance", "silhouette_max", "elbow")
 PERSONA_SWEEP_ENGINES = ("local", "spark")
 LOCAL_SWEEP_MAX_SAMPLE = 1_000_000  # customers: the local sweep's sample is on the driver
-# The names `personas.features` accepts; customer_behavior.personas.inputs defines each one.
+# The names `personas.features` accepts (their one list); customer_behavior.personas.inputs defines each
+# one and checks at import that its catalogue is exactly this list.
 PERSONA_FEATURES = (
     "log_monetary", "log_orders", "recency_days", "log_avg_order_value", "tenure_days", "weekend_share",
     "discount_share", "return_rate", "avg_basket_size", "distinct_categories",
