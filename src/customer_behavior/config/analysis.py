@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from customer_behavior.config.knobs import knob
+from customer_behavior.config.knobs import date_knob, knob, optional_date
 from customer_behavior.errors import ConfigError
 
 PERSONA_ALGORITHMS = ("kmeans", "bisecting", "gmm")
@@ -137,18 +137,15 @@ class PersonasConfig:
 
 @dataclass(frozen=True)
 class FeaturesConfig:
-    as_of: str = knob("", 'End of the observation window (YYYY-MM-DD, exclusive: events on that day are not counted). "" = the day after the last event.')
+    as_of: dt.date | None = date_knob('End of the observation window (YYYY-MM-DD, exclusive: events on that day are not counted). "" = the day after the last event.')
 
     def __post_init__(self) -> None:
-        if self.as_of.strip():
-            try:
-                dt.date.fromisoformat(self.as_of.strip())
-            except ValueError:
-                raise ConfigError(f"features.as_of: {self.as_of!r} is not a date (YYYY-MM-DD) or \"\"") from None
+        object.__setattr__(self, "as_of", optional_date("features.as_of", self.as_of, unset_hint=' or ""'))
 
     @property
     def as_of_date(self) -> dt.date | None:
-        return dt.date.fromisoformat(self.as_of.strip()) if self.as_of.strip() else None
+        """The same as `as_of` (kept for callers written when it was text)."""
+        return self.as_of
 
 
 @dataclass(frozen=True)
@@ -195,7 +192,7 @@ class ClvConfig:
     max_iterations: int = knob(2000, "Most BFGS iterations per fit before it is reported as not converged.")
     evaluate: bool = knob(True, "Calibration/holdout evaluation: refit on the transactions before the calibration end, predict the holdout period.")
     holdout_days: int = knob(180, "Length of the holdout period, ending at the as-of date (used when calibration_end is empty).")
-    calibration_end: str = knob("", "First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
+    calibration_end: dt.date | None = date_knob("First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
 
     def __post_init__(self) -> None:
         if self.model not in CLV_MODELS:
@@ -218,15 +215,12 @@ class ClvConfig:
             raise ConfigError(f"clv.max_iterations: {self.max_iterations} must be between 10 and 100000")
         if self.holdout_days < 1:
             raise ConfigError(f"clv.holdout_days: {self.holdout_days} must be at least 1")
-        if self.calibration_end.strip():
-            try:
-                dt.date.fromisoformat(self.calibration_end.strip())
-            except ValueError:
-                raise ConfigError(f"clv.calibration_end: {self.calibration_end!r} is not a date (YYYY-MM-DD) or empty") from None
+        object.__setattr__(self, "calibration_end", optional_date("clv.calibration_end", self.calibration_end, unset_hint=" or empty"))
 
     @property
     def calibration_end_date(self) -> dt.date | None:
-        return dt.date.fromisoformat(self.calibration_end.strip()) if self.calibration_end.strip() else None
+        """The same as `calibration_end` (kept for callers written when it was text)."""
+        return self.calibration_end
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ def _section_to_dict(section: Any) -> dict[str, Any]:
     out = {}
     for f in dataclasses.fields(section):
         value = getattr(section, f.name)
-        if dataclasses.is_dataclass(value):
+        if value is None and "unset" in f.metadata:
+            value = f.metadata["unset"]  # an unset date is "" in TOML and the manifest, as before dates were typed
+        elif dataclasses.is_dataclass(value):
             value = _section_to_dict(value)
         elif isinstance(value, dt.date):
             value = value.isoformat()

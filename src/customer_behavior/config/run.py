@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from customer_behavior.config.knobs import _DATABASE_NAME_RE, _MEMORY_RE, _TABLE_NAME_RE, knob
+from customer_behavior.config.knobs import _DATABASE_NAME_RE, _MEMORY_RE, _TABLE_NAME_RE, date_knob, knob, optional_date
 from customer_behavior.errors import ConfigError
 
 
@@ -91,7 +91,7 @@ class InputConfig:
     delimiter: str = knob("", 'CSV delimiter, overriding the mapping: ",", ";", "\\t", "|", "whitespace" (runs of spaces/tabs) or "auto". "" = from the mapping.')
     timestamp_format: str = knob("", 'Spark datetime pattern of the event time, e.g. "yyyyMMdd" or "dd/MM/yyyy HH:mm" (several: separate with ||). "" = from the mapping (default ISO 8601).')
     timezone: str = knob("", 'Zone of event times written without an offset, e.g. "Europe/Berlin". "" = from the mapping (default UTC).')
-    as_of: str = knob("", 'Events on or after this date (YYYY-MM-DD) are quarantined as event_after_as_of. "" = the day after the run date (UTC).')
+    as_of: dt.date | None = date_knob('Events on or after this date (YYYY-MM-DD) are quarantined as event_after_as_of. "" = the day after the run date (UTC).')
     currency_symbols: str = knob("", 'Currency symbols removed from amounts, comma-separated, e.g. "$" or "EUR,€". "" = from the mapping (amount.currency_symbols).')
     thousands_separator: str = knob("", 'Thousands separator removed from amounts: ",", ".", "space", "\'" or "none". "" = from the mapping.')
     decimal_separator: str = knob("", 'Decimal separator of amounts: "." or ",". "" = from the mapping (default ".").')
@@ -113,11 +113,7 @@ class InputConfig:
             raise ConfigError(f"input.max_bad_fraction: {self.max_bad_fraction} must be between 0 and 1 (e.g. 0.05 for 5%)")
         if not self.min_amount < self.max_amount:
             raise ConfigError(f"input.min_amount: {self.min_amount} must be below input.max_amount {self.max_amount}")
-        if self.as_of:
-            try:
-                dt.date.fromisoformat(self.as_of.strip())
-            except ValueError:
-                raise ConfigError(f"input.as_of: {self.as_of!r} is not a date (YYYY-MM-DD)") from None
+        object.__setattr__(self, "as_of", optional_date("input.as_of", self.as_of))
         if self.path.strip() and self.table.strip():
             raise ConfigError("input.path and input.table: give one, a file (--input) or a catalog table (--input-table)")
         if self.table.strip() and not _TABLE_NAME_RE.match(self.table.strip()):

@@ -35,6 +35,8 @@ def _section_lines(name: str, section: Any, help_text: str | None) -> list[str]:
     nested = []
     for f in dataclasses.fields(section):
         value = getattr(section, f.name)
+        if value is None and "unset" in f.metadata:
+            value = f.metadata["unset"]
         if dataclasses.is_dataclass(value):
             nested.append((f"{name}.{f.name}", value, f.metadata.get("help")))
             continue
