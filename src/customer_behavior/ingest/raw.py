@@ -19,7 +19,6 @@ _COMPRESSIONS = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst")
 _WHITESPACE_RUN = r"[ \t]+"
 # A character that Java's String.trim keeps: a line without one is blank (Spark's CSV reader
 # skips such lines too). A regex, not btrim with these characters: at 3M lines that was 1 s.
-_NOT_BLANK = r"[^\x00-\x20]"
 # A field separator for reading whole lines through the CSV source (other encodings than UTF-8).
 _NEVER_A_SEPARATOR = "\u0001"
 TABLE_FORMAT = "table"  # RawTable.format of a catalog table (--input-table)
