@@ -3,6 +3,8 @@ ingest cutoff (input.as_of). No Spark: these stop before a session starts."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from customer_behavior.cli import _overrides, build_parser, main
 from customer_behavior.config import load_config
 
@@ -15,7 +17,7 @@ def test_as_of_sets_the_analysis_window_and_quarantine_after_the_cutoff():
     overrides = _overrides(_args("--as-of", "2024-06-30", "--quarantine-after", "2024-07-02"))
     assert overrides["features.as_of"] == "2024-06-30" and overrides["input.as_of"] == "2024-07-02"
     cfg = load_config(None, overrides)
-    assert cfg.features.as_of == "2024-06-30" and cfg.input.as_of == "2024-07-02"
+    assert cfg.features.as_of == dt.date(2024, 6, 30) and cfg.input.as_of == dt.date(2024, 7, 2)
 
 
 def test_a_list_of_dates_is_sorted_and_leaves_features_as_of_to_each_run():
@@ -28,7 +30,7 @@ def test_a_config_that_sets_input_as_of_keeps_working(tmp_path):
     path = tmp_path / "cb.toml"
     path.write_text('[input]\nas_of = "2024-07-02"\n', encoding="utf-8")
     cfg = load_config(path, _overrides(_args("--as-of", "2024-06-30")))
-    assert cfg.input.as_of == "2024-07-02" and cfg.features.as_of == "2024-06-30"
+    assert cfg.input.as_of == dt.date(2024, 7, 2) and cfg.features.as_of == dt.date(2024, 6, 30)
 
 
 def test_bad_as_of_dates_are_one_usage_line(capsys):

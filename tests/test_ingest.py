@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from customer_behavior import columns as C
-from customer_behavior.config import InputConfig
+from customer_behavior.config import Config, InputConfig
 from customer_behavior.errors import ConfigError, InputError
+from customer_behavior.preflight import preflight
 from customer_behavior.ingest import reasons as R
 from customer_behavior.ingest.plan import accounting, plan_ingest
 from customer_behavior.ingest.readers import input_errors
@@ -261,14 +262,14 @@ def test_header_only_has_no_data_rows(spark, tmp_path):
 )
 def test_bad_input_config_fails_before_spark(overrides, message):
     with pytest.raises(ConfigError) as info:
-        InputConfig(path="x.csv", **overrides)
+        preflight(Config(input=InputConfig(path="x.csv", **overrides)))
     assert message in str(info.value)
 
 
 def test_unknown_mapping_key_names_the_key(tmp_path):
     mapping = write(tmp_path / "m.toml", '[columns]\ncustomer = "x"\n')
     with pytest.raises(ConfigError, match=r"unknown mapping key 'columns.customer'; allowed keys in \[columns\]: transaction_id, customer_id"):
-        InputConfig(path="x.csv", mapping=str(mapping))
+        preflight(Config(input=InputConfig(path="x.csv", mapping=str(mapping))))
 
 
 # --------------------------------------------------------------------------- readers and formats

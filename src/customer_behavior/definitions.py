@@ -27,6 +27,11 @@ from customer_behavior import columns as C
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+def ratio(numerator: Column, denominator: Column) -> Column:
+    """numerator / denominator as a double, null when the denominator is 0 (ANSI-safe)."""
+    return F.when(denominator != F.lit(0), numerator.cast("double") / denominator.cast("double"))
+
+
 def is_purchase() -> Column:
     """A completed line with a non-negative amount (free items included)."""
     return (F.col(C.STATUS) == F.lit(C.STATUS_COMPLETED)) & (F.col(C.AMOUNT) >= F.lit(0))

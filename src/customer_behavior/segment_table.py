@@ -73,7 +73,7 @@ def parse_segment_table(data: dict, source: str) -> SegmentTable:
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{KEY}: {source} has no [[segments]] entries")
     seen: dict[str, str] = {}
-    segments = []
+    segments: list = []
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise ConfigError(f"{KEY}: {source}: every [[segments]] entry needs a name")

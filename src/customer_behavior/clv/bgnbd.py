@@ -14,7 +14,7 @@ falls with the time since that purchase instead of being 1 (`clv.model = "mbgnbd
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1

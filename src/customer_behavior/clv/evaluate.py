@@ -23,7 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pyspark.sql import DataFrame, Window as W, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import Window as W
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.clv import literature, model, purchase, score, summary
@@ -206,17 +208,5 @@ def holdout_summary(evaluation: dict[str, Any], key: str) -> dict[str, Any]:
     }
 
 
-def planted_churn_auc(clv_df: DataFrame, truth_df: DataFrame) -> dict[str, float | int]:
-    """Area under the ROC curve of (1 - P(alive)) against the generator's planted dropout.
-
-    Synthetic data only (the truth table). MLlib's BinaryClassificationEvaluator computes it
-    in Spark; only the number comes back.
-    """
-    from pyspark.ml.evaluation import BinaryClassificationEvaluator
-
-    scored_df = clv_df.join(truth_df.select(C.CUSTOMER_ID, C.IS_CHURNED), on=C.CUSTOMER_ID, how="inner").select(
-        (F.lit(1.0) - F.col(C.PROB_ALIVE)).alias("churn_score"),
-        F.col(C.IS_CHURNED).cast("double").alias("label"),
-    )
-    evaluator = BinaryClassificationEvaluator(rawPredictionCol="churn_score", labelCol="label", metricName="areaUnderROC", numBins=0)
-    return {"auc_one_minus_prob_alive": round(float(evaluator.evaluate(scored_df)), 4)}
+# Planted-truth scoring lives in customer_behavior.evaluation; re-exported for the pipeline.
+from customer_behavior.evaluation.churn import planted_churn_auc  # noqa: E402,F401

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.clv import gamma_gamma, purchase, score
@@ -70,7 +71,8 @@ def group_intervals(
     spend_draws = draw_params(np.log([spend.p, spend.q, spend.v]), spend_fit.log_covariance, rng) if spend is not None else [None] * DRAWS
     keys = sample[group].fillna("(none)").to_numpy()
     labels = sorted(set(keys))
-    ratios_p, ratios_c = {k: [] for k in labels}, {k: [] for k in labels}
+    ratios_p: dict[str, list[float]] = {k: [] for k in labels}
+    ratios_c: dict[str, list[float]] = {k: [] for k in labels}
     for drawn_purchase, drawn_spend in zip(purchase_draws, spend_draws):
         drawn_gg = GammaGammaParams(*(float(v) for v in np.exp(drawn_spend))) if drawn_spend is not None else None
         if drawn_gg is not None and drawn_gg.q <= 1.0:

@@ -18,12 +18,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.clv import gamma_gamma, purchase, risk, score, summary
-from customer_behavior.clv.purchase import PurchaseFit
 from customer_behavior.clv.gamma_gamma import GammaGammaFit
+from customer_behavior.clv.purchase import PurchaseFit
 from customer_behavior.config import ClvConfig
 from customer_behavior.errors import ModelError
 

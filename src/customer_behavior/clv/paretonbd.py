@@ -52,8 +52,8 @@ class ParetoNbdParams:
 class ParetoNbdFit(BgNbdFit):
     """The same record as BG/NBD's (its to_dict names the model from the parameters), with Pareto/NBD parameters."""
 
-    params: ParetoNbdParams
-    standard_errors: ParetoNbdParams | None = None
+    params: ParetoNbdParams  # type: ignore[assignment]  # the subclass narrows the parameters' model
+    standard_errors: ParetoNbdParams | None = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from scipy.special import hyp2f1
 
 from customer_behavior import columns as C
@@ -66,7 +67,7 @@ def fit(key: str, table: pd.DataFrame, cfg: ClvConfig) -> PurchaseFit:
 def with_scores(summary_df: DataFrame, params: PurchaseParams, cfg: ClvConfig) -> DataFrame:
     """prob_alive, expected_purchases (over clv.horizon_months) and discounted_purchases."""
     scorer = pareto_score.with_paretonbd_scores if isinstance(params, ParetoNbdParams) else score.with_bgnbd_scores
-    return scorer(summary_df, params, horizon_months=cfg.horizon_months, monthly_discount_rate=cfg.monthly_discount_rate, max_terms=cfg.max_series_terms)
+    return scorer(summary_df, params, horizon_months=cfg.horizon_months, monthly_discount_rate=cfg.monthly_discount_rate, max_terms=cfg.max_series_terms)  # type: ignore[operator,arg-type]
 
 
 def with_expected_purchases_at(summary_df: DataFrame, params: PurchaseParams, t: float, *, max_terms: int, name: str) -> DataFrame:
@@ -113,7 +114,7 @@ def params_from_log(params: PurchaseParams, log_params: np.ndarray) -> PurchaseP
     values = np.exp(log_params)
     if isinstance(params, ParetoNbdParams):
         return ParetoNbdParams(*(float(v) for v in values))
-    return BgNbdParams(*(float(v) for v in values), modified=params.modified)
+    return BgNbdParams(*(float(v) for v in values), modified=params.modified)  # type: ignore[misc,arg-type]
 
 
 def log_params(params: PurchaseParams) -> np.ndarray:

@@ -19,7 +19,8 @@ The thresholds `low` and `high` are clv.prob_alive_low and clv.prob_alive_high.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.definitions import is_purchase
@@ -145,7 +147,7 @@ class SummaryCounts:
 
 def summary_counts(summary_df: DataFrame) -> SummaryCounts:
     row = summary_counts_row(summary_df).first()
-    values = {k: (float(v or 0.0) if k == "min_T" else int(v or 0)) for k, v in row.asDict().items()}
+    values: dict[str, Any] = {k: (float(v or 0.0) if k == "min_T" else int(v or 0)) for k, v in row.asDict().items()}
     return SummaryCounts(**values)
 
 
@@ -168,7 +170,7 @@ def collect_grouped(grouped_df: DataFrame, max_rows: int) -> pd.DataFrame | None
     Sorted by its keys: rows arrive in an order that depends on partitioning, and the fit's
     floating-point sums should not, so the same data give bit-identical parameters anywhere.
     """
-    table = grouped_df.limit(max_rows + 1).toPandas()
+    table: Any = grouped_df.limit(max_rows + 1).toPandas()
     if len(table) > max_rows:
         return None
     keys = [c for c in table.columns if c != WEIGHT]

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
-from customer_behavior.personas.accuracy import adjusted_rand_index, contingency
+from customer_behavior.evaluation.personas import adjusted_rand_index, contingency
 
 BASE_PERSONA = "base_persona"
 BASE_MODEL_PERSONA = "base_model_persona"

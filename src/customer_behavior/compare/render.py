@@ -139,7 +139,7 @@ def html(comparison: Comparison) -> str:
     context = {
         "tool": TOOL_NAME,
         "version": __version__,
-        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "base": comparison.base,
         "new": comparison.new,
         "not_comparable": comparison.not_comparable,

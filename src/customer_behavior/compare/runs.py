@@ -10,6 +10,7 @@ what does not depend on the segments, with a note naming the difference.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def _not_a_run(role: str, path: Path, why: str) -> InputError:
     return InputError(f"{role} {str(path)!r} {why}; pass a directory that '{TOOL_NAME} run' wrote")
 
 
-def load_run_info(path: str | Path, role: str) -> RunInfo:
+def load_run_info(path: str | os.PathLike[str], role: str) -> RunInfo:
     """The run at `path`, or an InputError saying in one line why it cannot be compared."""
     base = Path(path).expanduser().resolve()
     if not base.is_dir():

@@ -10,6 +10,7 @@ rows), per-KPI figures, the persona contingency table and the first rows of the 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,7 +195,7 @@ def _clv(ctx: _Context, comparison: render.Comparison, results: dict[str, Any]) 
 
 def execute(spark: SparkSession, base: RunInfo, new: RunInfo, cfg: CompareConfig, staging: Path, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Compute and write the comparison into `staging`; return its manifest."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     ctx = _Context(spark=spark, base=base, new=new, cfg=cfg, root=staging, tracker=StageTracker(spark, progress, scope="compare/"))
     comparison = render.Comparison(base=base.describe(), new=new.describe(), not_comparable=[], kpis=[])
     results: dict[str, Any] = {}
@@ -217,7 +218,7 @@ def execute(spark: SparkSession, base: RunInfo, new: RunInfo, cfg: CompareConfig
         "command": "compare",
         "status": "complete",
         "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "base": comparison.base,
         "new": comparison.new,
         "not_comparable": comparison.not_comparable,
@@ -231,7 +232,7 @@ def execute(spark: SparkSession, base: RunInfo, new: RunInfo, cfg: CompareConfig
     return manifest
 
 
-def check_runs(base_path: str | Path, new_path: str | Path) -> tuple[RunInfo, RunInfo]:
+def check_runs(base_path: str | os.PathLike[str], new_path: str | os.PathLike[str]) -> tuple[RunInfo, RunInfo]:
     """Both runs found and in order, before Spark starts: one InputError line otherwise."""
     base, new = load_run_info(base_path, "BASE"), load_run_info(new_path, "NEW")
     check_order(base, new)
@@ -240,9 +241,9 @@ def check_runs(base_path: str | Path, new_path: str | Path) -> tuple[RunInfo, Ru
 
 def compare_runs(
     spark: SparkSession,
-    base_path: str | Path,
-    new_path: str | Path,
-    output: str | Path,
+    base_path: str | os.PathLike[str],
+    new_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
     *,
     overwrite: bool = False,
     cfg: CompareConfig | None = None,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, SparkSession, functions as F
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.compat import default_parallelism
@@ -73,7 +75,7 @@ def _target_weekday(persona: Column, u_weekend: Column, u_day: Column) -> Column
     return F.when(u_weekend < weekend_share, F.lit(5) + F.floor(u_day * 2)).otherwise(F.floor(u_day * 5)).cast("int")
 
 
-def with_draws(df: DataFrame, seed: int, ids: list[Column], uniforms: list[str] = (), normals: list[str] = ()) -> DataFrame:
+def with_draws(df: DataFrame, seed: int, ids: list[Column], uniforms: Sequence[str] = (), normals: Sequence[str] = ()) -> DataFrame:
     """Attach the named random draws as columns `u_<name>` and `z_<name>`.
 
     Materialising each draw once matters: a draw referenced inside a CASE chain would

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from customer_behavior import columns as C
+
 CATEGORIES = (
     "electronics",
     "fashion",
@@ -21,7 +23,7 @@ CATEGORIES = (
     "toys_kids",
 )
 PAYMENT_METHODS = ("credit_card", "debit_card", "paypal", "mobile_wallet", "buy_now_pay_later", "gift_card")
-CHANNELS = ("web", "app", "store")
+CHANNELS = C.CHANNELS
 GENDERS = ("female", "male", "non_binary")
 ACQUISITION_CHANNELS = ("organic_search", "paid_search", "social", "referral", "email", "direct")
 COUNTRIES = (

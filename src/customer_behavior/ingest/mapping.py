@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from customer_behavior import columns as C
+from customer_behavior.config import INPUT_FORMATS
 from customer_behavior.errors import ConfigError
 
-FORMATS = ("auto", "csv", "parquet", "json")
+FORMATS = INPUT_FORMATS
 WHITESPACE = "whitespace"
 AMOUNT_SOURCES = ("auto", "amount", "quantity_x_unit_price")
 

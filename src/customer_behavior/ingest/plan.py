@@ -30,10 +30,10 @@ from customer_behavior.ingest.validation import (
     duplicate_copies,
     resolve_columns,
     resolve_customer_columns,
+    transaction_id_of,
     with_customer_reason,
     with_duplicate_reason,
     with_transaction_reason,
-    transaction_id_of,
 )
 
 QUARANTINE_DIR = "quarantine"
@@ -69,7 +69,7 @@ def transaction_copies(raw: RawTable, resolved: ResolvedColumns, mapping: Mappin
 
 
 def rules_from_config(input_cfg: InputConfig, today: dt.date | None = None) -> Rules:
-    as_of = dt.date.fromisoformat(input_cfg.as_of.strip()) if input_cfg.as_of else (today or dt.datetime.now(dt.timezone.utc).date()) + dt.timedelta(days=1)
+    as_of = input_cfg.as_of if input_cfg.as_of else (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
     return Rules(as_of=as_of, min_amount=input_cfg.min_amount, max_amount=input_cfg.max_amount)
 
 

@@ -18,7 +18,7 @@ UNKNOWN_STATUS = "unknown_status"  # status value not listed in returns.status_v
 DUPLICATE_ROW = "duplicate_row"  # an exact copy of an earlier row (all original columns); one copy is kept
 CONFLICTING_TRANSACTION_ID = "conflicting_transaction_id"  # its transaction id has lines of another customer, read first
 
-TRANSACTION_REASONS = (
+TRANSACTION_REASONS: tuple[str, ...] = (
     MALFORMED_LINE,
     MISSING_CUSTOMER_ID,
     UNPARSEABLE_TIMESTAMP,
@@ -34,4 +34,4 @@ TRANSACTION_REASONS = (
 
 # customers table (optional input)
 DUPLICATE_CUSTOMER_ID = "duplicate_customer_id"  # a second row for the same customer id; the first (by content) is kept
-CUSTOMER_REASONS = (MALFORMED_LINE, MISSING_CUSTOMER_ID, DUPLICATE_CUSTOMER_ID)
+CUSTOMER_REASONS: tuple[str, ...] = (MALFORMED_LINE, MISSING_CUSTOMER_ID, DUPLICATE_CUSTOMER_ID)

@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
-from customer_behavior.errors import InputError
+from customer_behavior.config import PERSONA_FEATURES
 from customer_behavior.definitions import is_purchase
+from customer_behavior.errors import InputError
 
 SHARE_PREFIX = "share"
 
@@ -60,6 +62,12 @@ SHARE_GROUPS: dict[str, str] = {
 NUMERIC_DEMOGRAPHICS: tuple[str, ...] = (C.AGE, C.IS_LOYALTY_MEMBER)
 NOMINAL_DEMOGRAPHICS: tuple[str, ...] = (C.GENDER, C.COUNTRY, C.REGION, C.ACQUISITION_CHANNEL)
 DEMOGRAPHICS = (*NUMERIC_DEMOGRAPHICS, *NOMINAL_DEMOGRAPHICS)
+
+# The names users may configure are config.PERSONA_FEATURES (the user-facing vocabulary,
+# validated before Spark starts); this catalogue defines each of them, and no other.
+_CATALOGUE = (*BEHAVIOUR_FEATURES, *SHARE_GROUPS, *DEMOGRAPHICS)
+if sorted(_CATALOGUE) != sorted(PERSONA_FEATURES):  # pragma: no cover - a programming error
+    raise ImportError(f"personas.inputs defines {sorted(set(_CATALOGUE) ^ set(PERSONA_FEATURES))} differently from config.PERSONA_FEATURES")
 
 
 def share_column(group: str, value: str) -> str:

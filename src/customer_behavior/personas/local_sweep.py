@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.config import PersonasConfig

@@ -26,7 +26,8 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import BisectingKMeans, GaussianMixture, KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import TOOL_NAME, __version__
 from customer_behavior import columns as C
@@ -78,7 +79,7 @@ def feature_stages(plan: FeaturePlan) -> list:
 
 
 def clustering_estimator(cfg: PersonasConfig, k: int, *, restart: int = 0, max_iter: int | None = None):
-    common = {
+    common: dict[str, Any] = {
         "k": k,
         "seed": cfg.seed + restart,
         "maxIter": cfg.max_iter if max_iter is None else max_iter,

@@ -9,10 +9,11 @@ Everything after that runs on the driver over at most k x (a few dozen) numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.personas.naming import ClusterDescription
@@ -71,7 +72,7 @@ def _moments(row: Mapping, name: str) -> Moments:
     return Moments(float(row[f"{name}__n"] or 0), float(row[f"{name}__sum"] or 0.0), float(row[f"{name}__sumsq"] or 0.0))
 
 
-def overall_stats(rows: list[Mapping], columns: Iterable[str]) -> dict[str, tuple[float, float]]:
+def overall_stats(rows: Sequence[Mapping], columns: Iterable[str]) -> dict[str, tuple[float, float]]:
     """Overall mean and (population) standard deviation per column, combined from the cluster moments."""
     stats = {}
     for name in columns:
@@ -86,7 +87,7 @@ def overall_stats(rows: list[Mapping], columns: Iterable[str]) -> dict[str, tupl
     return stats
 
 
-def describe(rows: list[Mapping], columns: Mapping[str, str]) -> tuple[list[ClusterDescription], dict[str, dict[str, float]]]:
+def describe(rows: Sequence[Mapping], columns: Mapping[str, str]) -> tuple[list[ClusterDescription], dict[str, dict[str, float]]]:
     """Z-scores of each cluster mean against the overall mean, keyed for naming.
 
     columns maps the aggregated column to its naming key (e.g. the share column
@@ -122,8 +123,8 @@ def _top(counts: list[tuple[str, int]]) -> str | None:
 
 
 def profile_rows(
-    rows: list[Mapping],
-    value_counts: list[Mapping],
+    rows: Sequence[Mapping],
+    value_counts: Sequence[Mapping],
     names: Mapping[int, str],
     descriptions: list[ClusterDescription],
     means: Mapping[str, Mapping[str, float | None]],

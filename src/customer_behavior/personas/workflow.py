@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 from pyspark.ml import PipelineModel
-from pyspark.sql import DataFrame, Window as W, functions as F
+from pyspark.sql import DataFrame
+from pyspark.sql import Window as W
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 from customer_behavior.config import PersonasConfig
-from customer_behavior.errors import InputError, StageSkipped
 from customer_behavior.definitions import is_purchase
+from customer_behavior.errors import InputError, StageSkipped
 from customer_behavior.personas import model as M
 from customer_behavior.personas.inputs import (
     SHARE_GROUPS,

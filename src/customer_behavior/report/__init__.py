@@ -21,12 +21,12 @@ from customer_behavior import columns as C
 from customer_behavior.config import InsightsConfig
 from customer_behavior.errors import InputError, OutputError
 from customer_behavior.insights import Figures, Recommendation, frame_records, json_safe, kpi_cards, recommend
+from customer_behavior.patterns import PATTERN_TABLES
 from customer_behavior.runio import read_manifest
 from customer_behavior.tracking import degradation_notes
 
 REPORT_DIR = "report"
 INSIGHTS_TABLES = ("kpis", "segments", "rf_grid")
-PATTERN_TABLES = ("day_hour", "weekend_weekday", "categories", "payments", "monthly", "cohorts", "affinities")
 OPTIONAL_TABLES = {
     "personas": "tables/insights/personas",
     "persona_profiles": "tables/persona_profiles",
@@ -267,7 +267,7 @@ def insights_document(data: ReportData, recommendations: list[Recommendation], c
             "schema_version": INSIGHTS_SCHEMA_VERSION,
             "tool": TOOL_NAME,
             "version": __version__,
-            "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "run": data.meta,
             "definitions": {"active_days": cfg.active_days, "top_share": cfg.top_share, "at_risk_segments": list(cfg.at_risk_segments)},
             "kpis": data.kpis,

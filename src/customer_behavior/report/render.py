@@ -150,7 +150,7 @@ def context(data: ReportData, sections: list[Section], recommendations: list[Rec
     return {
         "tool": TOOL_NAME,
         "version": __version__,
-        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "meta": data.meta,
         "cards": cards,
         "recommendations": recommendations,
@@ -197,7 +197,7 @@ def _md_table(tab: dict[str, Any] | None) -> list[str]:
 
 def markdown(data: ReportData, sections: list[Section], recommendations: list[Recommendation], cards: list[tuple[str, str]]) -> str:
     ctx = context(data, sections, recommendations, cards)
-    lines = [f"# Customer behaviour report", "", f"Generated {ctx['generated_at']} by {TOOL_NAME} {__version__}."]
+    lines = ["# Customer behaviour report", "", f"Generated {ctx['generated_at']} by {TOOL_NAME} {__version__}."]
     if data.meta.get("run"):
         lines.append(f"Run: `{md_escape(data.meta['run'])}`.")
     if data.meta.get("notes"):

@@ -14,7 +14,8 @@ aggregates over it, so only one row reaches the driver.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 

@@ -1,197 +1,20 @@
-"""KPIs and recommendations derived from the measured figures.
+"""Recommendations: explicit rules over the small KPI and pattern tables (plain Python, pandas).
 
-Two halves:
-- Spark transforms (`customer_view`, `kpi_table`, `group_summary`, `rf_grid`) that reduce the
-  per-customer tables (features, segments, personas, CLV) to a handful of small tables;
-  the pipeline writes them under `tables/insights/` so the report can be rebuilt from them.
-- plain Python (`Figures`, `recommend`) that reads those small tables, plus the pattern
-  tables, and applies explicit rules. Every recommendation names its target (a segment,
-  a persona or a group of customers), how many customers, the value at stake and the
-  figures that triggered it; when the figures change, the recommendations change.
-
-Definitions (docs/report.md): revenue = net spend (`monetary` of customer_features: orders
-minus returns); AOV = revenue / orders; repeat rate = share of customers with 2+ orders;
-active = last order within `insights.active_days` of the as-of date; top share = revenue
-share of the customers above the (1 - top_share) quantile of net spend; at-risk
-revenue = revenue of the customers in `insights.at_risk_segments`.
+Every recommendation names its target (a segment, a persona or a group of customers), how many
+customers, the value at stake and the figures that triggered it.
 """
 
 from __future__ import annotations
 
 import calendar
-import datetime as dt
-import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from customer_behavior import columns as C
 from customer_behavior.config import InsightsConfig
-
-# Money is summed as DECIMAL so that sums are exact and do not depend on row order; tables hold doubles.
-MONEY = T.DecimalType(18, 6)
-
-# --------------------------------------------------------------------------- Spark half
-
-
-def high_churn_flag(clv_df: DataFrame) -> Column:
-    """Whether a customer's churn risk is high: a "high"/"critical" band, a score >= 0.5, or P(alive) < 0.5."""
-    fields = {f.name: f.dataType for f in clv_df.schema.fields}
-    kind = fields.get(C.CHURN_RISK)
-    if isinstance(kind, T.StringType):
-        return F.lower(F.col(C.CHURN_RISK)).isin("high", "critical")
-    if isinstance(kind, T.NumericType):
-        return F.col(C.CHURN_RISK) >= F.lit(0.5)
-    return F.col(C.PROB_ALIVE) < F.lit(0.5)
-
-
-def customer_view(
-    features_df: DataFrame,
-    *,
-    segments_df: DataFrame | None,
-    personas_df: DataFrame | None,
-    clv_df: DataFrame | None,
-    cfg: InsightsConfig,
-) -> DataFrame:
-    """One row per customer: orders, net revenue, recency, labels and the flags the KPIs count."""
-    view = features_df.select(
-        F.col(C.CUSTOMER_ID), F.col(C.ORDERS).cast("long").alias(C.ORDERS), F.col(C.MONETARY).cast(MONEY).alias(C.MONETARY), F.col(C.RECENCY_DAYS)
-    )
-    if segments_df is not None:
-        view = view.join(segments_df.select(C.CUSTOMER_ID, C.SEGMENT), on=C.CUSTOMER_ID, how="left")
-    else:
-        view = view.withColumn(C.SEGMENT, F.lit(None).cast("string"))
-    if personas_df is not None:
-        view = view.join(personas_df.select(C.CUSTOMER_ID, F.col(C.PERSONA_NAME).cast("string")), on=C.CUSTOMER_ID, how="left")
-    else:
-        view = view.withColumn(C.PERSONA_NAME, F.lit(None).cast("string"))
-    if clv_df is not None:
-        view = view.join(
-            clv_df.select(C.CUSTOMER_ID, F.col(C.PROB_ALIVE).cast("double"), F.col(C.CLV).cast(MONEY), high_churn_flag(clv_df).alias("is_high_churn")),
-            on=C.CUSTOMER_ID,
-            how="left",
-        )
-    else:
-        view = view.select("*", F.lit(None).cast("double").alias(C.PROB_ALIVE), F.lit(None).cast(MONEY).alias(C.CLV), F.lit(None).cast("boolean").alias("is_high_churn"))
-    at_risk = list(cfg.at_risk_segments)
-    return view.select(
-        "*",
-        (F.col(C.ORDERS) >= F.lit(2)).alias("is_repeat"),
-        (F.col(C.RECENCY_DAYS) <= F.lit(cfg.active_days)).alias("is_active"),
-        F.coalesce(F.col(C.SEGMENT).isin(at_risk), F.lit(False)).alias("is_at_risk") if at_risk else F.lit(False).alias("is_at_risk"),
-    )
-
-
-def _count_if(condition: Column) -> Column:
-    return F.count(F.when(condition, F.lit(1)))
-
-
-def _sum_if(condition: Column, value: Column) -> Column:
-    return F.coalesce(F.sum(F.when(condition, value)), F.lit(0).cast(MONEY))
-
-
-def _ratio(numerator: Column, denominator: Column) -> Column:
-    return F.when(denominator != F.lit(0), numerator.cast("double") / denominator.cast("double"))
-
-
-def _dbl(value: Column, digits: int) -> Column:
-    return F.round(value, digits).cast("double")
-
-
-def kpi_table(view_df: DataFrame, cfg: InsightsConfig) -> DataFrame:
-    """One row of KPIs (the top-share threshold is an approximate quantile, so no global sort)."""
-    threshold = view_df.agg(F.percentile_approx(F.col(C.MONETARY), F.lit(1.0 - cfg.top_share), F.lit(10_000)).alias("top_threshold"))
-    # Strictly above the (1 - top_share) quantile: with 5 customers and top_share 0.2, the single biggest.
-    is_top = F.col(C.MONETARY) > F.col("top_threshold")
-    totals = view_df.crossJoin(threshold).agg(
-        F.count(F.lit(1)).alias("customers"),
-        F.coalesce(F.sum(F.col(C.ORDERS)), F.lit(0)).alias("orders"),
-        F.coalesce(F.sum(F.col(C.MONETARY)), F.lit(0).cast(MONEY)).alias("revenue"),
-        _count_if(F.col("is_repeat")).alias("repeat_customers"),
-        _count_if(F.col("is_active")).alias("active_customers"),
-        _count_if(is_top).alias("top_customers"),
-        _sum_if(is_top, F.col(C.MONETARY)).alias("top_revenue"),
-        _count_if(F.col("is_at_risk")).alias("at_risk_customers"),
-        _sum_if(F.col("is_at_risk"), F.col(C.MONETARY)).alias("at_risk_revenue"),
-        _count_if(F.col(C.ORDERS) == F.lit(1)).alias("one_time_customers"),
-        _count_if(F.col("is_high_churn")).alias("high_churn_customers"),
-        _sum_if(F.col("is_high_churn"), F.col(C.MONETARY)).alias("high_churn_revenue"),
-        F.sum(F.col(C.CLV)).alias("clv_total"),
-        F.avg(F.col(C.PROB_ALIVE)).alias("avg_prob_alive"),
-    )
-    return totals.select(
-        F.col("customers"),
-        F.col("orders"),
-        _dbl(F.col("revenue"), 2).alias("revenue"),
-        F.round(_ratio(F.col("revenue"), F.col("orders")), 2).alias("aov"),
-        F.round(_ratio(F.col("repeat_customers"), F.col("customers")), 4).alias("repeat_rate"),
-        F.col("one_time_customers"),
-        F.round(_ratio(F.col("active_customers"), F.col("customers")), 4).alias("active_share"),
-        F.col("active_customers"),
-        F.col("top_customers"),
-        F.round(_ratio(F.col("top_revenue"), F.col("revenue")), 4).alias("top_revenue_share"),
-        F.col("at_risk_customers"),
-        _dbl(F.col("at_risk_revenue"), 2).alias("at_risk_revenue"),
-        F.col("high_churn_customers"),
-        _dbl(F.col("high_churn_revenue"), 2).alias("high_churn_revenue"),
-        _dbl(F.col("clv_total"), 2).alias("clv_total"),
-        F.round(F.col("avg_prob_alive"), 4).alias("avg_prob_alive"),
-    )
-
-
-def group_summary(view_df: DataFrame, group_col: str) -> DataFrame:
-    """Per segment (or persona): size, revenue and shares, habits, at-risk and CLV figures."""
-    totals = view_df.agg(F.count(F.lit(1)).alias("all_customers"), F.sum(F.col(C.MONETARY)).alias("all_revenue"))
-    per_group = view_df.filter(F.col(group_col).isNotNull()).groupBy(group_col).agg(
-        F.count(F.lit(1)).alias(C.CUSTOMERS),
-        F.sum(F.col(C.ORDERS)).alias(C.ORDERS),
-        F.sum(F.col(C.MONETARY)).alias(C.REVENUE),
-        F.avg(F.col(C.RECENCY_DAYS)).alias(C.AVG_RECENCY_DAYS),
-        _count_if(F.col("is_repeat")).alias("repeat_customers"),
-        _count_if(F.col("is_active")).alias("active_customers"),
-        _count_if(F.col("is_at_risk")).alias(C.AT_RISK_CUSTOMERS),
-        _sum_if(F.col("is_at_risk"), F.col(C.MONETARY)).alias(C.AT_RISK_REVENUE),
-        _count_if(F.col("is_high_churn")).alias(C.HIGH_CHURN_CUSTOMERS),
-        _sum_if(F.col("is_high_churn"), F.col(C.MONETARY)).alias(C.HIGH_CHURN_REVENUE),
-        F.sum(F.col(C.CLV)).alias(C.CLV_TOTAL),
-        F.avg(F.col(C.PROB_ALIVE)).alias(C.AVG_PROB_ALIVE),
-    )
-    return per_group.crossJoin(totals).select(
-        F.col(group_col).alias(C.GROUP),
-        F.col(C.CUSTOMERS),
-        F.round(_ratio(F.col(C.CUSTOMERS), F.col("all_customers")), 4).alias("customer_share"),
-        F.col(C.ORDERS),
-        _dbl(F.col(C.REVENUE), 2).alias(C.REVENUE),
-        F.round(_ratio(F.col(C.REVENUE), F.col("all_revenue")), 4).alias(C.REVENUE_SHARE),
-        F.round(_ratio(F.col(C.REVENUE), F.col(C.CUSTOMERS)), 2).alias("revenue_per_customer"),
-        F.round(_ratio(F.col(C.REVENUE), F.col(C.ORDERS)), 2).alias("aov"),
-        F.round(F.col(C.AVG_RECENCY_DAYS), 1).alias(C.AVG_RECENCY_DAYS),
-        F.round(_ratio(F.col(C.ORDERS), F.col(C.CUSTOMERS)), 2).alias(C.AVG_ORDERS),
-        F.round(_ratio(F.col("repeat_customers"), F.col(C.CUSTOMERS)), 4).alias(C.REPEAT_RATE),
-        F.round(_ratio(F.col("active_customers"), F.col(C.CUSTOMERS)), 4).alias(C.ACTIVE_SHARE),
-        F.col(C.AT_RISK_CUSTOMERS),
-        _dbl(F.col(C.AT_RISK_REVENUE), 2).alias(C.AT_RISK_REVENUE),
-        F.col(C.HIGH_CHURN_CUSTOMERS),
-        _dbl(F.col(C.HIGH_CHURN_REVENUE), 2).alias(C.HIGH_CHURN_REVENUE),
-        _dbl(F.col(C.CLV_TOTAL), 2).alias(C.CLV_TOTAL),
-        F.round(F.col(C.AVG_PROB_ALIVE), 4).alias(C.AVG_PROB_ALIVE),
-    )
-
-
-def rf_grid(segments_df: DataFrame) -> DataFrame:
-    """Customers per (R score, F score) cell, with the segments found in the cell."""
-    return segments_df.groupBy(F.col(C.R_SCORE).cast("int").alias(C.R_SCORE), F.col(C.F_SCORE).cast("int").alias(C.F_SCORE)).agg(
-        F.count(F.lit(1)).alias(C.CUSTOMERS),
-        F.array_join(F.array_sort(F.collect_set(F.col(C.SEGMENT))), ", ").alias("segments"),
-    )
-
-
-# --------------------------------------------------------------------------- driver half
+from customer_behavior.insights.formatting import _money, _num, _pct
 
 # Rule thresholds. They are deliberately few and named, and docs/report.md lists them.
 MIN_GROUP_REVENUE_SHARE = 0.01  # a segment must bring at least 1% of revenue to get a win-back
@@ -235,26 +58,9 @@ class Figures:
     has_clv: bool = False
 
 
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
 def _rows(df: pd.DataFrame | None) -> list[dict[str, Any]]:
     return [] if df is None or df.empty else df.to_dict("records")
 
-
-def _num(value: Any, default: float = 0.0) -> float:
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return default if math.isnan(number) else number
 
 
 def _win_back(fig: Figures, cfg: InsightsConfig) -> list[Recommendation]:
@@ -588,45 +394,3 @@ def recommend(fig: Figures, cfg: InsightsConfig) -> list[Recommendation]:
         found.extend(rule(fig, cfg))
     found.sort(key=lambda r: (-r.value_at_stake, r.rule, r.target))
     return found[: cfg.max_recommendations]
-
-
-def kpi_cards(kpis: dict[str, Any], cfg: InsightsConfig) -> list[tuple[str, str]]:
-    """(label, formatted value) pairs for the top of the report."""
-    cards = [
-        ("Revenue (net)", _money(_num(kpis.get("revenue")))),
-        ("Customers", f"{int(_num(kpis.get('customers'))):,}"),
-        ("Orders", f"{int(_num(kpis.get('orders'))):,}"),
-        ("Average order value", f"{_num(kpis.get('aov')):,.2f}"),
-        ("Repeat rate", _pct(_num(kpis.get("repeat_rate")))),
-        (f"Active in last {cfg.active_days} days", _pct(_num(kpis.get("active_share")))),
-        (f"Revenue from top {cfg.top_share:.0%}", _pct(_num(kpis.get("top_revenue_share")))),
-        ("Revenue of at-risk segments", _money(_num(kpis.get("at_risk_revenue")))),
-    ]
-    return cards
-
-
-def json_safe(value: Any) -> Any:
-    """Plain JSON values (no NaN, numpy or dates) for insights.json."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
-        return value.isoformat()
-    if isinstance(value, (str, bool, int)):
-        return value
-    if hasattr(value, "tolist"):
-        return json_safe(value.tolist())
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    return value
-
-
-def frame_records(df: pd.DataFrame | None, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    if df is None:
-        return []
-    if columns is not None:
-        df = df[[c for c in columns if c in df.columns]]
-    return json_safe(df.to_dict("records"))
