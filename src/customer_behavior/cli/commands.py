@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -282,16 +283,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_new_file(path: str, text: Callable[[], str], *, force: bool) -> Path:
+    """`text()` written to `path`, which must not exist unless `force`."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise ConfigError(f"{str(target)!r} already exists; pass --force to replace it")
+    content = text()
+    try:
+        target.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    return target
+
+
 def cmd_init_config(args: argparse.Namespace) -> int:
     from customer_behavior.config import default_config_toml
 
-    target = Path(args.path)
-    if target.exists() and not args.force:
-        raise ConfigError(f"{str(target)!r} already exists; pass --force to replace it")
-    try:
-        target.write_text(default_config_toml(), encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    target = _write_new_file(args.path, default_config_toml, force=args.force)
     say(f"Wrote {target}")
     return 0
 
@@ -299,13 +307,6 @@ def cmd_init_config(args: argparse.Namespace) -> int:
 def cmd_init_mapping(args: argparse.Namespace) -> int:
     from customer_behavior.ingest.mapping import mapping_template
 
-    target = Path(args.path)
-    if target.exists() and not args.force:
-        raise ConfigError(f"{str(target)!r} already exists; pass --force to replace it")
-    text = mapping_template(args.preset or "")
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    target = _write_new_file(args.path, lambda: mapping_template(args.preset or ""), force=args.force)
     say(f"Wrote {target}; use it with: {TOOL_NAME} run --input PATH --mapping {target}")
     return 0
