@@ -5,12 +5,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
+# Test files run on this many pytest-xdist workers (each with its own SparkSession); 1 = in this process.
+TEST_WORKERS ?= 3
 # A second environment with the latest PySpark 3.5 (LTS), for `make test-spark35` (.ci/run runs it).
 VENV35 ?= .venv-spark35
 BIN35 := $(VENV35)/bin
 # The subset that runs on PySpark 3.5: ingest, the catalog, the pipeline end to end on local
 # mode and on a standalone cluster (Spark Connect is tested on 4.x: 3.5's wheel has no server).
-SPARK35_TESTS ?= tests/test_ingest.py tests/test_ingest_e2e.py tests/test_catalog.py tests/test_cluster.py
+# The killed-driver test (atomic outputs, spark-submit) is not about the Spark version: 4.x runs it.
+SPARK35_TESTS ?= tests/test_ingest.py tests/test_ingest_e2e.py tests/test_catalog.py tests/test_cluster.py::test_python_api_runs_on_the_existing_session tests/test_cluster.py::test_cluster_run_survives_losing_an_executor
 
 .PHONY: run test test-spark35 bench venv clean
 
@@ -34,13 +37,13 @@ $(VENV35)/.installed: pyproject.toml | $(BIN35)/activate
 	touch $@
 
 test-spark35: $(VENV35)/.installed
-	$(BIN35)/python -m pytest -p no:cacheprovider $(SPARK35_TESTS) $(PYTEST_ARGS)
+	$(BIN35)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(SPARK35_TESTS) $(PYTEST_ARGS)
 
 run: $(VENV)/.installed
 	$(BIN)/customer-behavior run $(ARGS)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py $(ARGS)

@@ -11,12 +11,13 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 @pytest.fixture(scope="session")
-def spark() -> SparkSession:
+def spark(tmp_path_factory) -> SparkSession:
     from customer_behavior.config import SparkSettings
     from customer_behavior.session import session_conf
 
     settings = SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=4, ui=False, metrics=False)
-    builder = SparkSession.builder.appName("customer-behavior-tests")
+    # each pytest-xdist worker is its own JVM: its catalog tables in its own warehouse, not in the working directory
+    builder = SparkSession.builder.appName("customer-behavior-tests").config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

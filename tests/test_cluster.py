@@ -43,7 +43,7 @@ pytestmark = pytest.mark.cluster
 
 CUSTOMERS = 1_200
 SEED = 7
-RUN_TIMEOUT = 420  # seconds for one cluster run on a loaded 2-core machine
+RUN_TIMEOUT = 900  # seconds for one cluster run on a loaded 2-core machine (the suite runs files in parallel)
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +118,9 @@ def test_cluster_run_survives_losing_an_executor(spark, cluster, local_run, pyth
     output = tmp_path / "run"
     run = Proc.start(cli(*run_args(cluster, tripwire, output), "--ui"), env=driver_env(tripwire), log=tmp_path / "driver.log")
     try:
-        ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=180).group(1)
+        ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=300).group(1)
         app_id = wait_until(lambda: driver_app_id(ui_url), timeout=60, what="the application")
-        victim_id = wait_until(lambda: busy_executor(ui_url, app_id), timeout=240, interval=0.05, what="an executor running a task")
+        victim_id = wait_until(lambda: busy_executor(ui_url, app_id), timeout=480, interval=0.05, what="an executor running a task")
         [victim_pid] = executor_pids(app_id=app_id, executor_id=victim_id)
         os.kill(victim_pid, signal.SIGKILL)
         assert run.wait(RUN_TIMEOUT) == 0, run.output[-3000:]
@@ -147,9 +147,9 @@ def test_killed_driver_leaves_previous_run_intact_and_spark_submit_reruns(spark,
 
     run = Proc.start(cli(*run_args(cluster, tripwire, output), "--overwrite", "--ui"), env=driver_env(tripwire), log=tmp_path / "killed-driver.log")
     try:
-        ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=180).group(1)
+        ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=300).group(1)
         app_id = wait_until(lambda: driver_app_id(ui_url), timeout=60, what="the application")
-        wait_until(lambda: busy_executor(ui_url, app_id), timeout=240, interval=0.05, what="a running task")
+        wait_until(lambda: busy_executor(ui_url, app_id), timeout=480, interval=0.05, what="a running task")
         driver_jvms = descendants(run.pid)
         os.kill(run.pid, signal.SIGKILL)
         assert run.wait(60) == -signal.SIGKILL

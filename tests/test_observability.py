@@ -75,8 +75,10 @@ def test_manifest_records_spark_metrics_per_stage(local_cli_run):
     for key in ("input_bytes", "shuffle_read_bytes", "shuffle_write_bytes", "memory_spilled_bytes", "disk_spilled_bytes", "gc_ms", "executor_run_ms"):
         assert isinstance(metrics[key], int) and metrics[key] >= 0, key
     assert generate["seconds"] > 0
+    # the light configuration turns the holdout evaluation off: that stage is skipped, saying why
+    assert (stages["holdout"]["status"], stages["holdout"]["notes"], stages["holdout"]["spark"]["jobs"]) == ("skipped", ["clv.evaluate = false"], 0)
     for stage in stages.values():  # every stage that ran Spark jobs has their metrics
-        assert stage["spark"]["source"] == "rest" and stage["status"] == "ok", stage["name"]
+        assert stage["spark"]["source"] == "rest" and stage["status"] == ("skipped" if stage["name"] == "holdout" else "ok"), stage["name"]
         assert stage["spark"]["tasks"] >= stage["spark"]["stages"] >= (1 if stage["spark"]["jobs"] else 0), stage["name"]
 
 

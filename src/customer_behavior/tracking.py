@@ -101,7 +101,8 @@ class StageTracker:
                 raise
             finally:
                 record.seconds = round(time.perf_counter() - started, 3)
-                record.spark, note = stage_metrics(self.spark, group)
+                # a failed stage ends the run: its job counts, without waiting on the REST API's first answer (seconds)
+                record.spark, note = stage_metrics(self.spark, group, rest=record.status != "failed")
                 if note:
                     record.notes.append(note)
                 self.progress(f"{name:<10} {record.status} in {record.seconds:.1f} s ({record.spark.get('jobs', 0)} Spark jobs)")
@@ -126,12 +127,14 @@ def degradation_notes(stages: list[dict[str, Any]]) -> list[str]:
 # --------------------------------------------------------------------------- metrics
 
 
-def stage_metrics(spark: SparkSession, group: str) -> tuple[dict[str, Any], str | None]:
-    """Metrics of the jobs in `group`: from the REST API when the UI runs, else counts only."""
+def stage_metrics(spark: SparkSession, group: str, *, rest: bool = True) -> tuple[dict[str, Any], str | None]:
+    """Metrics of the jobs in `group`: from the REST API when the UI runs (and `rest`), else counts only."""
     if compat.is_connect(spark):
         return {"source": "none"}, compat.CONNECT_METRICS_NOTE
     sc = spark.sparkContext
     url = sc.uiWebUrl
+    if url and not rest:
+        return _status_tracker_counts(spark, group), "Spark metrics: counts only (the stage failed)"
     if url:
         try:
             api = f"{url}/api/v1/applications/{sc.applicationId}"

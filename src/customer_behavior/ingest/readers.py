@@ -39,7 +39,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F, types as T
 
 from customer_behavior.errors import InputError
-from customer_behavior.ingest import sniff
+from customer_behavior.ingest import head, sniff
 from customer_behavior.ingest.mapping import WHITESPACE, SourceOptions
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ _COMPRESSIONS = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst")
 _WHITESPACE_RUN = r"[ \t]+"
 # A character that Java's String.trim keeps: a line without one is blank (Spark's CSV reader
 # skips such lines too). A regex, not btrim with these characters: at 3M lines that was 1 s.
-_NOT_BLANK = r"[^\x00-\x20]"
 # A field separator for reading whole lines through the CSV source (other encodings than UTF-8).
 _NEVER_A_SEPARATOR = "\u0001"
 TABLE_FORMAT = "table"  # RawTable.format of a catalog table (--input-table)
@@ -218,13 +217,20 @@ def _lines(spark: SparkSession, path: str, encoding: str) -> DataFrame:
 
 
 def _is_blank(line: Column) -> Column:
-    return ~line.rlike(_NOT_BLANK)
+    return ~line.rlike(head.NOT_BLANK)
 
 
 def _sample(spark: SparkSession, path: str, encoding: str) -> list[str]:
-    """The first `sniff.SAMPLE_LINES` non-blank lines (a bounded read of the first part)."""
-    rows = _lines(spark, path, encoding).filter(~_is_blank(F.col("value"))).limit(sniff.SAMPLE_LINES).collect()
-    return [row["value"].rstrip("\r") for row in rows]
+    """The first `sniff.SAMPLE_LINES` non-blank lines (a bounded read of the first part): read
+    by the driver when the file is a plain local UTF-8 one (no Spark job), else through Spark."""
+    lines = head.head_lines(path, sniff.SAMPLE_LINES) if sniff.is_utf8(encoding) else None
+    if lines is None and sniff.is_utf8(encoding):
+        first = head.head_lines(path, 1)  # a binary file's first line is all its check needs (its lines may all look blank)
+        lines = first if first and looks_binary(first[0]) else None
+    if lines is None:
+        rows = _lines(spark, path, encoding).filter(~_is_blank(F.col("value"))).limit(sniff.SAMPLE_LINES).collect()
+        lines = [row["value"] for row in rows]
+    return [line.rstrip("\r") for line in lines]
 
 
 def _sample_in_its_encoding(spark: SparkSession, path: str, options: SourceOptions, what: str) -> tuple[list[str], str]:
