@@ -38,7 +38,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from customer_behavior import columns as C  # noqa: E402
 from customer_behavior.config import Config, GenerateConfig, InputConfig, SparkSettings  # noqa: E402
 from customer_behavior.generate import generate  # noqa: E402
-from customer_behavior import pipeline  # noqa: E402
+from customer_behavior.ingest import write as ingest_write  # noqa: E402
 from customer_behavior.ingest import plan as ingest_plan, validation as V  # noqa: E402
 from customer_behavior.ingest.readers import LINE  # noqa: E402
 from customer_behavior.pipeline import execute, stage_ingest  # noqa: E402
@@ -96,13 +96,13 @@ def time_steps(spark, cfg: Config, workdir: Path, seconds: dict[str, list[float]
     _timed(seconds, "noop: the fields", lambda: _noop(table.raw.df))
     _timed(seconds, "noop: the rules", lambda: _noop(table.checked_df.select(*canonical, V.REASON)))
     _timed(seconds, "noop: the rules and hashes", lambda: _noop(table.checked_df.select(*canonical, V.REASON, V.ROW_HASH_1, V.ROW_HASH_2)))
-    final = _timed(seconds, "duplicate check", lambda: pipeline._final_rows(table, plan))
+    final = _timed(seconds, "duplicate check", lambda: ingest_write.final_rows(table, plan))
     split_dir = workdir / "steps"
-    write = lambda: pipeline._write_both_outputs(final, split_dir, canonical=canonical, schema=C.TRANSACTIONS_SCHEMA, source_columns=table.raw.source_columns)  # noqa: E731
+    write = lambda: ingest_write.write_both_outputs(final, split_dir, canonical=canonical, schema=C.TRANSACTIONS_SCHEMA, source_columns=table.raw.source_columns)  # noqa: E731
     _timed(seconds, "the one write", write)
     for cached_df in final.cached:
         cached_df.unpersist()
-    quarantine = lambda: pipeline._write_quarantine(  # noqa: E731
+    quarantine = lambda: ingest_write.write_quarantine(  # noqa: E731
         spark, split_dir / f"{V.QUARANTINED}=true", str(workdir / "steps-quarantine"), schema=C.TRANSACTIONS_SCHEMA, source_columns=table.raw.source_columns, reasons=ingest_plan.R.TRANSACTION_REASONS
     )
     _timed(seconds, "quarantine", quarantine)

@@ -249,12 +249,15 @@ def test_holdout_evaluation_equals_lifetimes_calibration_and_holdout(synthetic_s
 
 
 def test_stage_clv_writes_the_table_and_records_results(spark, synthetic_small, features_df, rfm_df, tmp_path):
+    import dataclasses
+
     from customer_behavior.pipeline import RunContext, stage_clv
+    from customer_behavior.pipeline.context import window_from_source
     from customer_behavior.tracking import StageTracker
 
     ctx = RunContext(spark=spark, cfg=Config(), root=tmp_path, tracker=StageTracker(spark))
     ctx.tables.update(transactions=synthetic_small["transactions"], customer_features=features_df, rfm_segments=rfm_df)
-    ctx.results["features"] = {"as_of": AS_OF.isoformat()}
+    ctx.window = dataclasses.replace(window_from_source(synthetic_small["transactions"]), as_of=AS_OF)  # what the features stage sets
     stage_clv(ctx)
     results = ctx.results["clv"]
     json.dumps(results, default=str)

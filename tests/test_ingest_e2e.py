@@ -267,9 +267,11 @@ def test_header_only_file_is_one_line_and_leaves_nothing(tmp_path, capsys, spark
 
 
 def test_many_copies_take_the_shuffle_join_with_the_same_outputs(spark, tmp_path, messy_run, monkeypatch):
-    # Past _BROADCAST_COPIES_MAX sets of copies the duplicate check's join shuffles the rows, so
+    # Past BROADCAST_COPIES_MAX sets of copies the duplicate check's join shuffles the rows, so
     # each row's file is kept as a column before it; every output must be the same.
-    monkeypatch.setattr(pipeline, "_BROADCAST_COPIES_MAX", 0)
+    from customer_behavior.ingest import write as ingest_write
+
+    monkeypatch.setattr(ingest_write, "BROADCAST_COPIES_MAX", 0)
     output = tmp_path / "run"
     root = messy_run["root"]
     assert cli.main(["run", "--input", str(root / "orders.csv"), "--mapping", str(root / "mapping.toml"), "--as-of", "2025-01-01", "-o", str(output)]) == 0

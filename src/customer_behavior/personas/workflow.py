@@ -156,8 +156,27 @@ def fit_personas(
     *,
     segments_df: DataFrame | None = None,
 ) -> PersonaFit:
-    notes: list[str] = []
+    """The fitted personas; the DataFrames it cached are in `PersonaFit.cached` (the caller
+    unpersists them after writing the assignments), and are unpersisted here when the fit fails."""
     cached: list[DataFrame] = []
+    try:
+        return _fit_personas(features_df, transactions_df, customers_df, cfg, segments_df=segments_df, cached=cached)
+    except BaseException:
+        for df in cached:
+            df.unpersist()
+        raise
+
+
+def _fit_personas(
+    features_df: DataFrame,
+    transactions_df: DataFrame,
+    customers_df: DataFrame | None,
+    cfg: PersonasConfig,
+    *,
+    segments_df: DataFrame | None,
+    cached: list[DataFrame],
+) -> PersonaFit:
+    notes: list[str] = []
     with _timed("vocabulary"):
         vocabulary = discover_vocabulary(transactions_df, cfg.features, cfg.max_levels)
     plan = plan_features(
