@@ -24,6 +24,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 from customer_behavior.config import Config, load_config, with_overrides  # noqa: E402
 from customer_behavior.pipeline import run_dates, run_pipeline  # noqa: E402
+from customer_behavior.preflight import preflight  # noqa: E402
 
 
 @dataclass
@@ -77,7 +78,7 @@ def run(
     `as_of` is the end of the analysis window (features.as_of). A list of dates runs the analysis
     at each into <output>/<date>/ (the data made once); the Analysis is then the directory holding
     them, and `Analysis(path / date, ...)` each run."""
-    cfg = cfg or Config()
+    cfg = preflight(cfg) if cfg is not None else Config()  # a Config built by hand: its files checked before any stage
     dates = [as_of] if isinstance(as_of, str) else list(as_of or [])
     extra = {
         "generate.customers": customers, "generate.seed": seed, "features.as_of": dates[0] if len(dates) == 1 else None,

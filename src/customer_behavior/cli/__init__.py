@@ -7,11 +7,11 @@ what the terminal shows after a run. `main` is the entry point (`customer-behavi
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-import argparse
 
 from customer_behavior import TOOL_NAME
 from customer_behavior.cli.commands import _overrides

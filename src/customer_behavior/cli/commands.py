@@ -244,9 +244,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Check both runs and the output before Spark starts, compare, print what changed."""
     from customer_behavior.compare import check_runs, compare_runs
-    from customer_behavior.session import check_java, get_session
-
     from customer_behavior.runio import RunDirectory
+    from customer_behavior.session import check_java, get_session
 
     cfg = _load(args, default_output="out/compare")
     check_runs(args.base, args.new)

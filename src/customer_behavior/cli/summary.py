@@ -40,6 +40,8 @@ def print_summary(manifest: dict, path: Path) -> None:
 
 def _results_summary(manifest: dict, path: Path) -> list[str]:
     """KPIs, segment and persona sizes and where the report is, when the run produced them."""
+    from customer_behavior.insights.formatting import kpi_labels  # the insights package imports PySpark: not at the CLI's import
+
     results = manifest.get("results", {})
     insights_cfg = manifest.get("config", {}).get("insights", {})
     active_days, top_share = insights_cfg.get("active_days", 90), insights_cfg.get("top_share", 0.2)
@@ -47,11 +49,7 @@ def _results_summary(manifest: dict, path: Path) -> list[str]:
     kpis = results.get("kpis") or {}
     if kpis:
         lines += ["", "KPIs"]
-        for label, key, kind in (
-            ("revenue (net)", "revenue", "money"), ("customers", "customers", "int"), ("orders", "orders", "int"), ("average order value", "aov", "money2"),
-            ("repeat rate", "repeat_rate", "pct"), (f"active in last {active_days} days", "active_share", "pct"), (f"revenue from top {top_share:.0%}", "top_revenue_share", "pct"),
-            ("revenue of at-risk segments", "at_risk_revenue", "money"),
-        ):
+        for label, key, kind in ((label.lower(), key, kind) for label, key, kind in kpi_labels(active_days, top_share)):
             value = kpis.get(key)
             if value is None:
                 continue

@@ -73,7 +73,7 @@ def execute(
     job_scope: str = "",
 ) -> dict[str, Any]:
     """Run the stages into `staging` and write its manifest; return the manifest."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     tracker = StageTracker(spark, progress, scope=job_scope)
     ctx = RunContext(spark=spark, cfg=cfg, root=Path(staging), tracker=tracker, command=command)
     database = cfg.output.database.strip() if command == "run" else ""
@@ -151,7 +151,7 @@ def execute_dates(
     Writes and returns the manifest of the directory holding the runs."""
     from customer_behavior.config import with_overrides
 
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     runs: list[dict[str, Any]] = []
     first: tuple[Path, dict[str, Any]] | None = None
     for date in dates:

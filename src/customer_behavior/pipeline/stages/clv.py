@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from customer_behavior.clv import choice as clv_choice, evaluate as clv_evaluate, insights as clv_insights, intervals as clv_intervals, model as clv_model, purchase as clv_purchase
+from customer_behavior.clv import choice as clv_choice
+from customer_behavior.clv import evaluate as clv_evaluate
+from customer_behavior.clv import insights as clv_insights
+from customer_behavior.clv import intervals as clv_intervals
+from customer_behavior.clv import model as clv_model
+from customer_behavior.clv import purchase as clv_purchase
 from customer_behavior.errors import ModelError
 from customer_behavior.pipeline.context import TABLES_DIR, RunContext, collect_rows, read_table, truth_df, write_parquet
 from customer_behavior.pipeline.stages.holdout import clv_evaluation, clv_keys
+
 
 def stage_clv(ctx: RunContext) -> None:
     """Purchase model + Gamma-Gamma: evaluate on a holdout, choose, fit on a bounded summary, score every customer."""

@@ -13,6 +13,7 @@ from customer_behavior import columns as C
 from customer_behavior import features
 from customer_behavior.pipeline.context import TABLES_DIR, ObservationWindow, RunContext, write_parquet
 
+
 def feature_bounds(transactions_df: DataFrame, configured_as_of: dt.date | None) -> tuple[Any, dt.date, features.FeatureDomain]:
     """The one small query every features computation starts with: the event-day bounds and
     categorical values (one row), the as-of date they resolve to, and the feature domain."""

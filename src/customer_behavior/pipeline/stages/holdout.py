@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from customer_behavior.clv import evaluate as clv_evaluate, purchase as clv_purchase
+from customer_behavior.clv import evaluate as clv_evaluate
+from customer_behavior.clv import purchase as clv_purchase
 from customer_behavior.config import PURCHASE_MODELS
 from customer_behavior.errors import ModelError
 from customer_behavior.pipeline.context import RunContext
+
 
 def clv_evaluation(ctx: RunContext, cfg, keys: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
     """Every model in `keys` fitted on the calibration period and judged on the holdout (or why not)."""

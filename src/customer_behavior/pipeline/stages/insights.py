@@ -6,6 +6,7 @@ from customer_behavior import columns as C
 from customer_behavior.errors import InputError
 from customer_behavior.pipeline.context import TABLES_DIR, RunContext, read_table, write_parquet
 
+
 def stage_insights(ctx: RunContext) -> None:
     from customer_behavior import insights
 

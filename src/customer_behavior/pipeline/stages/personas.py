@@ -18,6 +18,7 @@ from customer_behavior.pipeline.context import MODEL_DIR, TABLES_DIR, RunContext
 from customer_behavior.pipeline.stages.features import customer_features_of, feature_bounds
 from customer_behavior.pipeline.stages.segments import rfm_scoring, score_segments
 
+
 def stage_personas(ctx: RunContext) -> None:
     cfg = ctx.cfg.personas
     description = f"Personas: {cfg.algorithm} over k = {cfg.k_min}..{cfg.k_max}, named from their centroids"

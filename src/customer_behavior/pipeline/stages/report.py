@@ -7,6 +7,7 @@ from pathlib import Path
 from customer_behavior.pipeline.context import RunContext
 from customer_behavior.tracking import degradation_notes
 
+
 def stage_report(ctx: RunContext) -> None:
     from customer_behavior import report
 

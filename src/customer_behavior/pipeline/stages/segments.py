@@ -16,6 +16,7 @@ from customer_behavior.errors import OutputError
 from customer_behavior.pipeline.context import TABLES_DIR, RunContext, truth_df, write_parquet
 from customer_behavior.segment_table import SegmentTable, load_segment_table, parse_segment_table
 
+
 def _move_segment_exports(staging: Path, target: Path, table: SegmentTable, header: list[str]) -> dict[str, str]:
     """<staging>/segment_slug=<slug>/part-*.csv -> <target>/<slug>.csv (a header-only file for empty segments)."""
     target.mkdir(parents=True, exist_ok=True)
