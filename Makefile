@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
 # Test files run on this many pytest-xdist workers (each with its own SparkSession); 1 = in this process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 # A second environment with the latest PySpark 3.5 (LTS), for `make test-spark35` (.ci/run runs it).
 VENV35 ?= .venv-spark35
 BIN35 := $(VENV35)/bin

@@ -249,7 +249,7 @@ def test_truncated_gzip_via_the_real_command_prints_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     result = subprocess.run(
         [sys.executable, "-m", "customer_behavior", "run", "--input", str(tmp_path / "t.csv.gz"), "--master", "local[1]", "--driver-memory", "512m", "-o", str(tmp_path / "run")],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=env, timeout=900,
     )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("customer-behavior:")]

@@ -37,7 +37,7 @@ def _interrupt(tmp_path, *, when: str) -> tuple[int, list[str], list[str]]:
             assert process.poll() is None, stderr.read_text()
             time.sleep(1.0)
             os.killpg(process.pid, signal.SIGINT)
-            code = process.wait(timeout=240)
+            code = process.wait(timeout=600)
         finally:
             kill_group(process)
     assert not out.exists()

@@ -38,7 +38,7 @@ def local_cli_run(tmp_path_factory) -> dict:
         ui_url = run.wait_for_line(r"Spark UI: (\S+)", timeout=180).group(1)
         run.wait_for_line(r"^generate .*\.\.\.$", timeout=60)
         listening = listening_addresses({run.pid} | descendants(run.pid))
-        code = run.wait(300)
+        code = run.wait(900)  # a whole run on a loaded 2-core machine (the suite runs files in parallel)
         marker = root / "python-was-started"
         assert not marker.exists(), (
             "Spark started Python workers for a task (a UDF, or createDataFrame from a Python list, or an RDD"
