@@ -10,23 +10,33 @@ from __future__ import annotations
 
 import dataclasses
 
+from pathlib import Path
+
 import pytest
 
 from customer_behavior import pipeline
+from customer_behavior.cli import main
 from customer_behavior.config import Config, InputConfig
+from customer_behavior.runio import read_manifest
 
 PERSONAS_MAX_JOBS = 60
 STAGE_MAX_JOBS = 40
 
 
 @pytest.fixture(scope="module")
-def csv_run_manifest(spark, synthetic_small, tmp_path_factory):
+def csv_run(spark, synthetic_small, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("job_bounds")
     csv_dir = root / "input"
     synthetic_small["transactions"].coalesce(1).write.option("header", True).csv(str(csv_dir))
     cfg = dataclasses.replace(Config(), input=InputConfig(path=str(csv_dir), format="csv"))
     # its own job groups: the suite's session also ran other pipelines, whose stages share the names
-    return pipeline.execute(spark, cfg, root / "run", job_scope="job-bounds/")
+    pipeline.execute(spark, cfg, root / "run", job_scope="job-bounds/")
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def csv_run_manifest(csv_run):
+    return read_manifest(csv_run)
 
 
 def test_every_stage_runs_a_bounded_number_of_spark_jobs(csv_run_manifest):
@@ -48,3 +58,11 @@ def test_the_sweep_ran_on_the_driver_over_folds(csv_run_manifest):
     result = csv_run_manifest["results"]["personas"]
     assert result["sweep_sample_size"] == result["customers"]  # 5,000 customers: all of them in the sample
     assert 2 <= result["k"] <= 10
+
+
+def test_report_command_shows_the_as_of_date_of_the_real_manifest(csv_run, csv_run_manifest):
+    # the day after the last event of the generated window (2023-01-01 .. 2024-12-31), as the features stage recorded it
+    assert csv_run_manifest["results"]["features"]["as_of"] == "2025-01-01"
+    (csv_run / "report" / "report.html").unlink()
+    assert main(["report", str(csv_run)]) == 0
+    assert "; as of 2025-01-01." in (csv_run / "report" / "report.html").read_text(encoding="utf-8")
