@@ -7,7 +7,7 @@ start plus one trivial job, measured in one process.
 1. Spark's floor: the session started (`session.get_session`, default settings: local mode
    on every core, metrics and event log as a run has them) and one trivial job
    (`spark.range(1).count()`), timed from before the start.
-2. The CSV: the transactions of a generated data set of about rows / 13 customers, written as
+2. The CSV: the transactions of a generated data set of about rows / 32 customers, written as
    one CSV file with a header (not timed).
 3. The pipeline: `pipeline.execute` with `input.path` = the CSV (ingest, features, segments,
    personas, clv, patterns, insights, report), default `Config()` otherwise, in the same
@@ -38,7 +38,7 @@ from customer_behavior.config import Config, GenerateConfig, InputConfig, SparkS
 from customer_behavior.generate import generate  # noqa: E402
 from customer_behavior.session import get_session  # noqa: E402
 
-ROWS_PER_CUSTOMER = 13  # about, with the default personas
+ROWS_PER_CUSTOMER = 32  # about, with the default personas and 2.5 lines per order
 
 
 def main() -> None:
