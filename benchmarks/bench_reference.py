@@ -7,7 +7,7 @@ everyone) and lifetimes (MBG/NBD + Gamma-Gamma fit and scoring), on the same Par
 
 1. Data: the default synthetic data (seed 42) in `<workdir>/data/c<customers>_s<seed>`, made
    once (as benchmarks/run.py does) and reused.
-2. Ours: the run's stages after the data (features, segments, personas, clv, patterns; the
+2. Ours: the run's stages after the data (features, segments, personas, holdout, clv, patterns; the
    insights and report stages are not in the reference, so not here either) through
    `pipeline.execute` with the default config, timed; the driver JVM's peak RSS.
 3. The reference, in a child process of its own (so its peak RSS is its own; nothing of
@@ -198,7 +198,7 @@ def ours(customers: int, seed: int, workdir: Path) -> dict:
 
     shutil.rmtree(run_dir, ignore_errors=True)
     cfg = Config(generate=GenerateConfig(customers=customers, seed=seed))
-    names = ("stage_features", "stage_segments", "stage_personas", "stage_clv", "stage_patterns")
+    names = ("stage_features", "stage_segments", "stage_personas", "stage_holdout", "stage_clv", "stage_patterns")
     stages = [load_stage(base)] + [s for s in pipeline.RUN_STAGES if s.__name__ in names]
     with JvmPeakMemory() as memory:
         started = time.perf_counter()

@@ -59,9 +59,11 @@ def test_run_through_spark_connect_equals_local_run(spark, server, local_run, tm
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     manifest = read_manifest(output)
     assert manifest["spark"]["connect"] is True and manifest["spark"]["ui"] is None
-    # the light configuration turns the holdout evaluation off: that stage is skipped, every other one ran
-    assert [stage["status"] for stage in manifest["stages"]] == ["skipped" if stage["name"] == "holdout" else "ok" for stage in manifest["stages"]]
-    assert "clv.evaluate = false" in next(stage for stage in manifest["stages"] if stage["name"] == "holdout")["notes"]
+    # the light configuration turns the holdout evaluation off: that stage and the challenger judged on it are skipped, every other one ran
+    skipped = ("holdout", "challenger")
+    assert [stage["status"] for stage in manifest["stages"]] == ["skipped" if stage["name"] in skipped else "ok" for stage in manifest["stages"]]
+    for name in skipped:
+        assert "clv.evaluate = false" in next(stage for stage in manifest["stages"] if stage["name"] == name)["notes"], name
     assert [stage["name"] for stage in manifest["stages"]] == [stage["name"] for stage in read_manifest(local_run)["stages"]]
     for stage in manifest["stages"]:
         assert "Spark metrics: not available over Spark Connect" in stage["notes"], stage["name"]

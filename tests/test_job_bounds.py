@@ -41,7 +41,7 @@ def csv_run_manifest(csv_run):
 
 def test_every_stage_runs_a_bounded_number_of_spark_jobs(csv_run_manifest):
     jobs = {stage["name"]: stage["spark"]["jobs"] for stage in csv_run_manifest["stages"]}
-    assert list(jobs) == ["ingest", "features", "segments", "personas", "holdout", "clv", "patterns", "insights", "report"]
+    assert list(jobs) == ["ingest", "features", "segments", "personas", "holdout", "challenger", "clv", "patterns", "insights", "report"]
     assert all(stage["status"] == "ok" for stage in csv_run_manifest["stages"])
     assert 0 < jobs["personas"] <= PERSONAS_MAX_JOBS, jobs
     over = {name: n for name, n in jobs.items() if name not in ("personas", "clv") and n > STAGE_MAX_JOBS}

@@ -75,10 +75,11 @@ def test_manifest_records_spark_metrics_per_stage(local_cli_run):
     for key in ("input_bytes", "shuffle_read_bytes", "shuffle_write_bytes", "memory_spilled_bytes", "disk_spilled_bytes", "gc_ms", "executor_run_ms"):
         assert isinstance(metrics[key], int) and metrics[key] >= 0, key
     assert generate["seconds"] > 0
-    # the light configuration turns the holdout evaluation off: that stage is skipped, saying why
-    assert (stages["holdout"]["status"], stages["holdout"]["notes"], stages["holdout"]["spark"]["jobs"]) == ("skipped", ["clv.evaluate = false"], 0)
+    # the light configuration turns the holdout evaluation off: that stage and the challenger judged on it are skipped, saying why
+    for name in ("holdout", "challenger"):
+        assert (stages[name]["status"], stages[name]["notes"], stages[name]["spark"]["jobs"]) == ("skipped", ["clv.evaluate = false"], 0)
     for stage in stages.values():  # every stage that ran Spark jobs has their metrics
-        assert stage["spark"]["source"] == "rest" and stage["status"] == ("skipped" if stage["name"] == "holdout" else "ok"), stage["name"]
+        assert stage["spark"]["source"] == "rest" and stage["status"] == ("skipped" if stage["name"] in ("holdout", "challenger") else "ok"), stage["name"]
         assert stage["spark"]["tasks"] >= stage["spark"]["stages"] >= (1 if stage["spark"]["jobs"] else 0), stage["name"]
 
 
@@ -163,3 +164,16 @@ def test_ui_runs_for_metrics_on_a_random_port_and_only_when_wanted():
     assert quiet["spark.ui.enabled"] == "false"
     user_off = session_conf(SparkSettings(conf={"spark.ui.enabled": False}))
     assert user_off["spark.ui.enabled"] == "false"  # the user's --conf wins
+
+
+def test_two_runs_in_one_session_count_their_own_jobs(spark):
+    """A second run in the same session (api.run twice, a benchmark's repeat) must not count the first run's jobs too."""
+    from customer_behavior.tracking import StageTracker
+
+    counts = []
+    for _ in range(2):
+        tracker = StageTracker(spark)
+        with tracker.stage("count", "one count"):
+            spark.range(10).count()
+        counts.append(tracker.records[0].spark["jobs"])
+    assert counts[0] >= 1 and counts[1] == counts[0]

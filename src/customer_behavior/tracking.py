@@ -12,6 +12,7 @@ server's UI: the manifest says the metrics are not available (see compat.py).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -64,6 +65,9 @@ class StageRecord:
         return asdict(self)
 
 
+_SCOPES_USED: collections.Counter[str] = collections.Counter()
+
+
 def job_group(stage_name: str) -> str:
     return f"{JOB_GROUP_PREFIX}{stage_name}"
 
@@ -74,7 +78,11 @@ class StageTracker:
     def __init__(self, spark: SparkSession, progress: Callable[[str], None] | None = None, *, scope: str = "") -> None:
         self.spark = spark
         self.progress = progress or (lambda _message: None)
-        self.scope = scope  # prefixes the job groups, so that several runs in one session (run --as-of D1,D2) count their own jobs
+        # prefixes the job groups, so that several runs in one session (run --as-of D1,D2, or api.run
+        # twice) count their own jobs: a scope used before in this process gets the run's number
+        used = _SCOPES_USED[scope]
+        _SCOPES_USED[scope] += 1
+        self.scope = scope if used == 0 else f"{scope}run{used + 1}/"
         self.records: list[StageRecord] = []
 
     @contextlib.contextmanager

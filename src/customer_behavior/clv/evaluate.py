@@ -54,10 +54,13 @@ def holdout_purchase_days(transactions_df: DataFrame, *, calibration_end: dt.dat
     )
 
 
-def holdout_frame(calibration_df: DataFrame, holdout_df: DataFrame, fits: dict[str, PurchaseParams], spend: GammaGammaParams | None, *, duration_days: float, max_terms: int) -> DataFrame:
+def holdout_frame(
+    calibration_df: DataFrame, holdout_df: DataFrame, fits: dict[str, PurchaseParams], spend: GammaGammaParams | None, *, duration_days: float, max_terms: int, keep: tuple[str, ...] = ()
+) -> DataFrame:
     """Calibration customers with each model's predicted holdout purchases (predicted_<key>) and P(alive) (alive_<key>) at the calibration end, and the actual holdout."""
+    btyd = (C.CUSTOMER_ID, C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T, C.BTYD_MONETARY_VALUE)
     frame_df = calibration_df.join(holdout_df, on=C.CUSTOMER_ID, how="left").select(
-        *[F.col(c) for c in (C.CUSTOMER_ID, C.BTYD_FREQUENCY, C.BTYD_RECENCY, C.BTYD_T, C.BTYD_MONETARY_VALUE)],
+        *[F.col(c) for c in (*btyd, *[k for k in keep if k not in btyd])],
         F.coalesce(F.col(C.FREQUENCY_HOLDOUT), F.lit(0.0)).alias(C.FREQUENCY_HOLDOUT),
         F.coalesce(F.col(HOLDOUT_SPEND), F.lit(0.0)).alias(HOLDOUT_SPEND),
     )

@@ -41,6 +41,13 @@ def key_of(params: PurchaseParams) -> str:
 PARETO_MAX_CUSTOMERS = 10_000
 
 
+def params_from_dict(key: str, values: dict[str, float]) -> PurchaseParams:
+    """The parameters of model `key` from their manifest form (`to_dict`)."""
+    if key == "paretonbd":
+        return ParetoNbdParams(**values)
+    return BgNbdParams(**values, modified=key == "mbgnbd")
+
+
 def thin(table: pd.DataFrame, *, max_customers: int, seed: int) -> pd.DataFrame:
     """Each of the table's customers kept with probability max_customers / customers (rows left with no one dropped)."""
     customers = float(table[summary.WEIGHT].sum())

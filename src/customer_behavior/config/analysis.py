@@ -174,12 +174,12 @@ class SegmentsConfig:
 
 
 PURCHASE_MODELS = ("mbgnbd", "bgnbd", "paretonbd")
-CLV_MODELS = ("auto", *PURCHASE_MODELS)
+CLV_MODELS = ("auto", *PURCHASE_MODELS, "gbt")
 
 
 @dataclass(frozen=True)
 class ClvConfig:
-    model: str = knob("auto", 'Purchase/dropout model: "auto" (fit every model below on the calibration period, use the one with the lowest holdout MAE), "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too), "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer) or "paretonbd" (Pareto/NBD, as ParetoNBDFitter: dropout at any time).')
+    model: str = knob("auto", 'Purchase/dropout model: "auto" (fit every model below on the calibration period, use the one with the lowest holdout MAE), "mbgnbd" (MBG/NBD, as lifetimes\' ModifiedBetaGeoFitter: one-time buyers can drop out too), "bgnbd" (BG/NBD, as BetaGeoFitter: P(alive) = 1 for every one-time buyer), "paretonbd" (Pareto/NBD, as ParetoNBDFitter: dropout at any time), or "gbt" (the CLV column from the ML challenger\'s gradient-boosted trees; P(alive) and expected purchases from the "auto" model).')
     horizon_months: int = knob(12, "CLV horizon in months (of 30 days, as lifetimes); expected_purchases covers the same horizon.")
     monthly_discount_rate: float = knob(0.01, "Monthly discount rate of the CLV's discounted cash flow (0.01 = 1% a month).")
     penalizer: float = knob(0.0, "L2 penalty on the parameters of BG/NBD and Gamma-Gamma, as lifetimes' penalizer_coef (try 0.001 if a fit does not converge).")
@@ -192,6 +192,9 @@ class ClvConfig:
     max_iterations: int = knob(2000, "Most BFGS iterations per fit before it is reported as not converged.")
     evaluate: bool = knob(True, "Calibration/holdout evaluation: refit on the transactions before the calibration end, predict the holdout period.")
     holdout_days: int = knob(180, "Length of the holdout period, ending at the as-of date (used when calibration_end is empty).")
+    challenger: bool = knob(True, "Train the ML challenger (Spark MLlib gradient-boosted trees on the calibration features, predicting holdout spend and buying again) and judge it beside the probabilistic models on held-out customers (needs evaluate).")
+    challenger_trees: int = knob(10, "Trees of each gradient-boosted model (each tree costs about max_depth Spark jobs).")
+    challenger_depth: int = knob(4, "Depth of each tree of the challenger.")
     calibration_end: dt.date | None = date_knob("First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
 
     def __post_init__(self) -> None:
@@ -215,6 +218,12 @@ class ClvConfig:
             raise ConfigError(f"clv.max_iterations: {self.max_iterations} must be between 10 and 100000")
         if self.holdout_days < 1:
             raise ConfigError(f"clv.holdout_days: {self.holdout_days} must be at least 1")
+        if not 1 <= self.challenger_trees <= 500:
+            raise ConfigError(f"clv.challenger_trees: {self.challenger_trees} must be between 1 and 500")
+        if not 1 <= self.challenger_depth <= 10:
+            raise ConfigError(f"clv.challenger_depth: {self.challenger_depth} must be between 1 and 10")
+        if self.model == "gbt" and not (self.evaluate and self.challenger):
+            raise ConfigError("clv.model = 'gbt' needs clv.evaluate = true and clv.challenger = true (the trees learn from the holdout)")
         object.__setattr__(self, "calibration_end", optional_date("clv.calibration_end", self.calibration_end, unset_hint=" or empty"))
 
     @property

@@ -1,4 +1,4 @@
-"""Agreement between found and planted personas: the adjusted Rand index, in Spark.
+"""Agreement between found and planted personas: the adjusted Rand index.
 
 ARI (Hubert and Arabie, 1985) from the contingency table n_ij (customers in found cluster
 i and planted persona j), with a_i and b_j its row and column sums and n the total:
@@ -8,21 +8,20 @@ i and planted persona j), with a_i and b_j its row and column sums and n the tot
     maximum  = (sum_i C(a_i, 2) + sum_j C(b_j, 2)) / 2
     ARI      = (index - expected) / (maximum - expected)
 
-The contingency table is one groupBy over the customers (k x 7 rows); the sums are Spark
-aggregates over it, so only one row reaches the driver.
+The contingency table is one groupBy over the customers (k x 7 rows): it reaches the driver
+in one job and the sums are taken there.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from customer_behavior import columns as C
 
 
-def _pairs(n: Column) -> Column:
-    n = n.cast("double")
-    return n * (n - F.lit(1.0)) / F.lit(2.0)
+def _pairs(n: float) -> float:
+    return n * (n - 1.0) / 2.0
 
 
 def contingency(assignments_df: DataFrame, truth_df: DataFrame, *, found: str = C.CLUSTER, planted: str = C.PERSONA) -> DataFrame:
@@ -37,18 +36,21 @@ def contingency(assignments_df: DataFrame, truth_df: DataFrame, *, found: str = 
 
 def adjusted_rand_index(contingency_df: DataFrame) -> DataFrame:
     """One row: ari, customers. ARI is 1.0 when the expected and maximum index coincide
-    (for example both partitions a single group), as scikit-learn defines it."""
-    cells = contingency_df.agg(F.sum(_pairs(F.col("n"))).alias("index"), F.sum("n").alias("customers"))
-    rows = contingency_df.groupBy("found").agg(F.sum("n").alias("a")).agg(F.sum(_pairs(F.col("a"))).alias("sum_a"))
-    cols = contingency_df.groupBy("planted").agg(F.sum("n").alias("b")).agg(F.sum(_pairs(F.col("b"))).alias("sum_b"))
-    all_pairs = _pairs(F.col("customers"))
-    expected = F.when(all_pairs > F.lit(0.0), F.col("sum_a") * F.col("sum_b") / all_pairs).otherwise(F.lit(0.0))
-    maximum = (F.col("sum_a") + F.col("sum_b")) / F.lit(2.0)
-    return (
-        cells.crossJoin(rows)
-        .crossJoin(cols)
-        .select(
-            F.when(maximum == expected, F.lit(1.0)).otherwise((F.col("index") - expected) / (maximum - expected)).alias("ari"),
-            F.col("customers"),
-        )
-    )
+    (for example both partitions a single group), as scikit-learn defines it.
+
+    The contingency table (found x planted cells, a few dozen rows whatever the data) is
+    collected once, in one Spark job, and the sums are taken on the driver."""
+    cells = [(row["found"], row["planted"], float(row["n"])) for row in contingency_df.collect()]
+    row_sums: dict[object, float] = {}
+    col_sums: dict[object, float] = {}
+    for found, planted, n in cells:
+        row_sums[found] = row_sums.get(found, 0.0) + n
+        col_sums[planted] = col_sums.get(planted, 0.0) + n
+    customers = sum(n for _, _, n in cells)
+    index = sum(_pairs(n) for _, _, n in cells)
+    sum_a, sum_b = sum(map(_pairs, row_sums.values())), sum(map(_pairs, col_sums.values()))
+    all_pairs = _pairs(customers)
+    expected = sum_a * sum_b / all_pairs if all_pairs > 0.0 else 0.0
+    maximum = (sum_a + sum_b) / 2.0
+    ari = 1.0 if maximum == expected else (index - expected) / (maximum - expected)
+    return contingency_df.sparkSession.createDataFrame([(float(ari), int(customers))], "ari double, customers long")

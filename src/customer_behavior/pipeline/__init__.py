@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from customer_behavior import columns as C
 from customer_behavior.pipeline.context import DATA_DIR, MODEL_DIR, TABLES_DIR, ObservationWindow, RunContext, RunResult, Stage, write_parquet
+from customer_behavior.pipeline.stages.challenger import stage_challenger
 from customer_behavior.pipeline.stages.clv import stage_clv
 from customer_behavior.pipeline.stages.features import stage_features
 from customer_behavior.pipeline.stages.holdout import stage_holdout
@@ -28,7 +29,8 @@ from customer_behavior.pipeline.stages.segments import score_segments, stage_seg
 from customer_behavior.pipeline.stages.source import stage_generate, stage_generate_only, stage_ingest, stage_source, write_synthetic
 
 RUN_STAGES: list[Stage] = [
-    stage_source, stage_features, stage_segments, stage_personas, stage_holdout, stage_clv, stage_patterns, stage_insights, stage_report,
+    stage_source, stage_features, stage_segments, stage_personas, stage_holdout, stage_challenger, stage_clv, stage_patterns, stage_insights,
+    stage_report,
 ]
 GENERATE_STAGES: list[Stage] = [stage_generate_only]
 
@@ -37,7 +39,7 @@ from customer_behavior.pipeline.runner import execute, execute_dates, make_reuse
 
 __all__ = [
     "C", "DATA_DIR", "GENERATE_STAGES", "MODEL_DIR", "RUN_STAGES", "TABLES_DIR", "ObservationWindow", "RunContext", "RunResult", "Stage",
-    "execute", "execute_dates", "make_reuse_source_stage", "make_score_stage", "run_dates", "run_pipeline", "score_segments", "stage_clv",
+    "execute", "execute_dates", "make_reuse_source_stage", "make_score_stage", "run_dates", "run_pipeline", "score_segments", "stage_challenger", "stage_clv",
     "stage_features", "stage_generate", "stage_generate_only", "stage_holdout", "stage_ingest", "stage_insights", "stage_patterns",
     "stage_personas", "stage_report", "stage_segments", "stage_source", "versions", "write_parquet", "write_synthetic",
 ]

@@ -60,6 +60,8 @@ class RunContext:
     summary_lines: list[str] = field(default_factory=list)  # shown under the run summary
     # the holdout stage's evaluation of the CLV models (or why there is none), which the clv stage reads
     clv_evaluation: tuple[dict[str, Any] | None, str | None] | None = None
+    # the challenger stage's fitted trees (clv.challenger.Challenger), which clv.model = "gbt" scores with
+    clv_challenger: Any = None
     # set once: by the features stage, or from the source by the first stage that needs it without one
     window: ObservationWindow | None = None
 

@@ -121,6 +121,7 @@ def run_meta(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         "clv_evaluation": results.get("clv", {}).get("evaluation") if isinstance(results.get("clv"), dict) else None,
         "clv_choice": results.get("clv", {}).get("model_choice") if isinstance(results.get("clv"), dict) else None,
         "clv_intervals": results.get("clv", {}).get("intervals") if isinstance(results.get("clv"), dict) else None,
+        "clv_challenger": results.get("challenger") if isinstance(results.get("challenger"), dict) else None,
         "notes": degradation_notes(manifest.get("stages", [])),
         **data_meta(results),
     }

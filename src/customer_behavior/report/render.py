@@ -128,6 +128,26 @@ def _clv_model_table(meta: dict[str, Any]) -> dict[str, Any] | None:
     return table(pd.DataFrame(rows)) if rows else None
 
 
+CHALLENGER_COLUMNS = (
+    ("name", "model"), ("normalized_gini", "normalized Gini"), ("spearman", "Spearman"), ("decile_mape_pct", "decile MAPE %"), ("auc", "AUC (buys again)"),
+    ("total_predicted", "holdout spend predicted"), ("total_actual", "holdout spend actual"), ("aggregate_error_pct", "aggregate error %"),
+)
+
+
+def _challenger(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The ML challenger beside the probabilistic models on the held-out customers (manifest results.challenger), and its verdict or why it is missing."""
+    result = meta.get("clv_challenger")
+    if not isinstance(result, dict):
+        return None, None
+    if result.get("status") != "ok":
+        return None, f"The ML challenger is not in this run: {result.get('reason', result.get('status'))}."
+    text = (
+        f"Trained on {result['train_customers']:,} calibration customers, judged on {result['test_customers']:,} others "
+        f"(their spend in the {result['horizon_days']:.0f}-day holdout). {result['verdict']}."
+    )
+    return table(pd.DataFrame(result["models"]), CHALLENGER_COLUMNS), text
+
+
 INTERVAL_COLUMNS = (
     ("group", "group"), ("customers", "customers"), ("expected_purchases", "expected purchases"), ("expected_purchases_low", "90% low"),
     ("expected_purchases_high", "90% high"), ("total_clv", "total CLV"), ("total_clv_low", "CLV 90% low"), ("total_clv_high", "CLV 90% high"),
@@ -166,6 +186,8 @@ def context(data: ReportData, sections: list[Section], recommendations: list[Rec
         "holdout_items": _holdout_items(data.meta.get("clv_holdout")),
         "clv_model_table": _clv_model_table(data.meta),
         "clv_interval_table": _clv_interval_table(data.meta.get("clv_intervals")),
+        "challenger_table": _challenger(data.meta)[0],
+        "challenger_text": _challenger(data.meta)[1],
         "clv_choice": (data.meta.get("clv_choice") or {}).get("reason") if isinstance(data.meta.get("clv_choice"), dict) else None,
         "has_personas": data.has_personas,
         "has_clv": data.has_clv,
@@ -222,6 +244,9 @@ def markdown(data: ReportData, sections: list[Section], recommendations: list[Re
     lines += ["## Category affinities", ""] + _md_table(ctx["affinity_table"])
     if ctx["clv_model_table"]:
         lines += ["## CLV models on the holdout", ""] + ([f"Model used: {md_escape(ctx['clv_choice'])}.", ""] if ctx["clv_choice"] else []) + _md_table(ctx["clv_model_table"])
+    if ctx["challenger_text"]:
+        lines += ["## CLV: the ML challenger against the probabilistic models", "", md_escape(ctx["challenger_text"]), ""]
+        lines += _md_table(ctx["challenger_table"]) if ctx["challenger_table"] else []
     if ctx["clv_interval_table"]:
         lines += ["## CLV with 90% intervals (parameter uncertainty)", ""] + _md_table(ctx["clv_interval_table"])
     lines += ["## Charts", "", "The interactive charts are in report.html:", ""]

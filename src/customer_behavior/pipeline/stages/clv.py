@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from customer_behavior import columns as C
+from customer_behavior.clv import challenger as clv_challenger
 from customer_behavior.clv import choice as clv_choice
 from customer_behavior.clv import evaluate as clv_evaluate
 from customer_behavior.clv import insights as clv_insights
@@ -21,6 +23,8 @@ def stage_clv(ctx: RunContext) -> None:
     cfg = ctx.cfg.clv
     explicit = cfg.model in clv_purchase.NAMES
     model_name = clv_purchase.NAMES[cfg.model] if explicit else "best of MBG/NBD, BG/NBD, Pareto/NBD on the holdout"
+    if cfg.model == "gbt":
+        model_name = f"CLV from the ML challenger's trees; P(alive) from the {model_name}"
     with ctx.tracker.stage("clv", f"CLV and churn risk ({model_name} + Gamma-Gamma)") as record:
         features_df = ctx.tables.get("customer_features")
         if features_df is None:
@@ -54,7 +58,10 @@ def stage_clv(ctx: RunContext) -> None:
             results["table"] = None
             record.notes.append("tables/clv not written: it needs a purchase model (BG/NBD, MBG/NBD or Pareto/NBD)")
         else:
-            write_parquet(clv_model.score_customers(features_df, models, cfg, segments_df), ctx.path(TABLES_DIR, "clv"))
+            scored_df = clv_model.score_customers(features_df, models, cfg, segments_df)
+            if cfg.model == "gbt":
+                scored_df, results["clv_source"] = with_trees_clv(ctx, scored_df, features_df, record.notes)
+            write_parquet(scored_df, ctx.path(TABLES_DIR, "clv"))
             clv_df = ctx.spark.read.parquet(ctx.path(TABLES_DIR, "clv"))
             ctx.tables["clv"] = clv_df
             results["table"] = "tables/clv"
@@ -83,3 +90,16 @@ def stage_clv(ctx: RunContext) -> None:
             results["holdout"] = {"status": "failed", "reason": evaluation_error}
             record.notes.append(f"holdout evaluation: {evaluation_error}")
         ctx.results["clv"] = results
+
+
+def with_trees_clv(ctx: RunContext, scored_df, features_df, notes: list[str]):
+    """clv.model = "gbt": the CLV column from the challenger's spend model (the probabilistic one when the challenger failed)."""
+    trees = ctx.clv_challenger
+    if trees is None:
+        reason = (ctx.results.get("challenger") or {}).get("reason", "the challenger stage did not run")
+        notes.append(f"clv.model = 'gbt': no trees ({reason}); the CLV column is the probabilistic model's")
+        return scored_df, {"model": "probabilistic", "reason": f"no challenger: {reason}"}
+    trees_df = clv_challenger.clv_from_trees(features_df, trees, ctx.cfg.clv)
+    columns = scored_df.columns
+    replaced_df = scored_df.drop(C.CLV).join(trees_df, on=C.CUSTOMER_ID, how="left").select(*columns)
+    return replaced_df, {"model": clv_challenger.MODEL, "reason": "clv.model = 'gbt'", "horizon_days_learned": trees.horizon_days}
