@@ -193,8 +193,8 @@ class ClvConfig:
     evaluate: bool = knob(True, "Calibration/holdout evaluation: refit on the transactions before the calibration end, predict the holdout period.")
     holdout_days: int = knob(180, "Length of the holdout period, ending at the as-of date (used when calibration_end is empty).")
     challenger: bool = knob(True, "Train the ML challenger (Spark MLlib gradient-boosted trees on the calibration features, predicting holdout spend and buying again) and judge it beside the probabilistic models on held-out customers (needs evaluate).")
-    challenger_trees: int = knob(10, "Trees of each gradient-boosted model (each tree costs about max_depth Spark jobs).")
-    challenger_depth: int = knob(4, "Depth of each tree of the challenger.")
+    challenger_trees: int = knob(4, "Trees of each of the two gradient-boosted models (each tree costs challenger_depth Spark jobs: the default 4 x 3 keeps the stage within 40 jobs).")
+    challenger_depth: int = knob(3, "Depth of each tree of the challenger (one Spark job per level).")
     calibration_end: dt.date | None = date_knob("First day of the holdout period, YYYY-MM-DD (calibration = purchases before it); empty = as-of date minus holdout_days.")
 
     def __post_init__(self) -> None:

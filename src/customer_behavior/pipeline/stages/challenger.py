@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from customer_behavior.clv import challenger
 from customer_behavior.errors import ModelError
-from customer_behavior.pipeline.context import RunContext
+from customer_behavior.pipeline.context import RunContext, session_conf
 
 
 def stage_challenger(ctx: RunContext) -> None:
@@ -21,7 +21,10 @@ def stage_challenger(ctx: RunContext) -> None:
             ctx.results["challenger"] = {"status": "skipped", "reason": str(reason)}
             return
         try:
-            ctx.clv_challenger = challenger.fit_challenger(ctx.tables["transactions"], cfg, evaluation, trees=cfg.challenger_trees, depth=cfg.challenger_depth)
+            # Adaptive execution would run each query stage of the features and labels as a job of its own
+            # (MLlib's tree levels are jobs already: trees x depth per model).
+            with session_conf(ctx.spark, {"spark.sql.adaptive.enabled": "false"}):
+                ctx.clv_challenger = challenger.fit_challenger(ctx.tables["transactions"], cfg, evaluation, trees=cfg.challenger_trees, depth=cfg.challenger_depth)
         except ModelError as exc:  # the run goes on without the challenger
             record.status = "failed"
             record.notes.append(str(exc))
