@@ -257,7 +257,7 @@ def main() -> None:
     if "timings" in theirs:
         ref_df = spark.read.parquet(str(out / "personas.parquet"))
         ours_df = spark.read.parquet(str(Path(mine["run"]) / "tables" / "personas"))
-        agreement["ari_ours_vs_reference"] = round(float(adjusted_rand_index(contingency(ours_df, ref_df.withColumnRenamed("cluster", "persona"))).first()["ari"]), 4)
+        agreement["ari_ours_vs_reference"] = round(float(adjusted_rand_index(contingency(ours_df, ref_df.withColumnRenamed("cluster", "persona")))["ari"]), 4)
         segments = set(mine["segment_customers"]) | set(theirs["segment_customers"])
         agreement["segment_customers_max_difference"] = max(abs(mine["segment_customers"].get(s, 0) - theirs["segment_customers"].get(s, 0)) for s in segments)
         agreement["chosen_k"] = {"ours": mine["chosen_k"], "reference": theirs["chosen_k"]}

@@ -72,6 +72,21 @@ def test_decile_mape_leaves_out_groups_without_actual_value():
     assert ranking.decile_mape(rows[1:]) is None
 
 
+def test_verdict_names_the_best_model_of_each_figure_and_the_runner_up():
+    entries = [
+        {"name": "Trees", "normalized_gini": 0.70, "auc": 0.91, "decile_mape_pct": 30.0, "aggregate_error_pct": 0.5},
+        {"name": "MBG/NBD", "normalized_gini": 0.80, "auc": 0.90, "decile_mape_pct": 9.0, "aggregate_error_pct": -11.0},
+        {"name": "BG/NBD", "normalized_gini": 0.81, "auc": None, "decile_mape_pct": 40.0, "aggregate_error_pct": -1.0},
+    ]
+    assert challenger.verdict(entries) == (
+        "BG/NBD ranks holdout spend best (normalized Gini 0.810 against 0.800 for MBG/NBD); "
+        "Trees predicts buying again best (AUC 0.910 against 0.900 for MBG/NBD); "
+        "MBG/NBD has the best decile-level spend (decile MAPE, % 9.000 against 30.000 for Trees); "
+        "Trees comes closest to the holdout's total spend (aggregate error, % 0.500 against -1.000 for BG/NBD)"
+    )
+    assert challenger.verdict([{"name": "x", "auc": None}]) == "no model could be judged on the test customers"
+
+
 # --------------------------------------------------------------------------- the challenger on 5,000 generated customers
 
 
@@ -154,7 +169,7 @@ def test_trees_learn_something_and_are_deterministic(synthetic_small, fitted, ev
     assert len(gbt["deciles"]) == 10
     again = challenger.fit_challenger(synthetic_small["transactions"], CFG, evaluation, trees=CFG.challenger_trees, depth=CFG.challenger_depth)
     assert again.result == fitted.result
-    assert fitted.result["verdict"].count("best") == 2
+    assert fitted.result["verdict"].count("best") == 3 and "closest to the holdout's total spend" in fitted.result["verdict"]
 
 
 def test_a_holdout_without_purchases_is_a_named_failure(synthetic_small, evaluation):
@@ -184,3 +199,31 @@ def test_clv_from_the_trees_is_their_spend_rate_discounted_over_the_horizon(synt
     assert len(clv) == features_df.count()
     np.testing.assert_allclose(clv.sort_index().to_numpy(), expected.sort_index().to_numpy(), rtol=1e-12)
     assert Config().clv.model == "auto" and Config().clv.challenger
+
+
+def test_clv_model_gbt_through_the_real_stages(spark, synthetic_small, tmp_path):
+    """`clv.model = "gbt"` in a run: the challenger stage fits the trees, the clv stage's CLV column is theirs."""
+    from customer_behavior import pipeline
+    from customer_behavior.config import InputConfig
+    from customer_behavior.features import customer_features
+    from customer_behavior.pipeline.context import session_conf
+    from customer_behavior.runio import read_manifest
+
+    cfg = dataclasses.replace(
+        Config(), input=InputConfig(path=synthetic_small["paths"]["transactions"], format="parquet"), clv=dataclasses.replace(CFG, model="gbt")
+    )
+    stages = [pipeline.stage_source, pipeline.stage_features, pipeline.stage_holdout, pipeline.stage_challenger, pipeline.stage_clv]
+    manifest = pipeline.execute(spark, cfg, tmp_path / "run", stages=stages, job_scope="gbt-run/")
+    assert manifest == read_manifest(tmp_path / "run")
+    assert [(s["name"], s["status"]) for s in manifest["stages"]] == [(n, "ok") for n in ("ingest", "features", "holdout", "challenger", "clv")]
+    results = manifest["results"]
+    assert results["clv"]["clv_source"] == {"model": challenger.MODEL, "reason": "clv.model = 'gbt'", "horizon_days_learned": float(HOLDOUT)}
+    # the same trees again from the run's accepted transactions and its recorded evaluation
+    transactions = spark.read.parquet(str(tmp_path / "run" / pipeline.DATA_DIR / "transactions"))
+    with session_conf(spark, {"spark.sql.adaptive.enabled": "false"}):  # as the stage runs it: the same plans, the same sums
+        again = challenger.fit_challenger(transactions, CFG, results["clv"]["evaluation"], trees=CFG.challenger_trees, depth=CFG.challenger_depth)
+    assert again.result == results["challenger"]
+    expected = challenger.clv_from_trees(customer_features(transactions, as_of=AS_OF), again, CFG).toPandas().set_index(C.CUSTOMER_ID)[C.CLV]
+    ours = spark.read.parquet(str(tmp_path / "run" / pipeline.TABLES_DIR / "clv")).toPandas().set_index(C.CUSTOMER_ID)[C.CLV]
+    assert len(ours) == len(expected) > 4_000
+    np.testing.assert_allclose(ours.sort_index().to_numpy(), expected.sort_index().to_numpy(), rtol=1e-12)

@@ -133,15 +133,16 @@ def fit_challenger(
         train_df.unpersist()
 
     test_df = with_predictions(frame_df.filter(~is_train & _in_share(SAMPLE_STREAM, cfg.sample_seed, test_fraction)), spend_model, buy_model)
-    columns = [evaluate.HOLDOUT_SPEND, BOUGHT, PREDICTED_SPEND, BUY_PROBABILITY]
+    columns = [C.CUSTOMER_ID, evaluate.HOLDOUT_SPEND, BOUGHT, PREDICTED_SPEND, BUY_PROBABILITY]
     for key in fits:
         spend_of_key = F.col(f"predicted_{key}") * F.col(evaluate.EXPECTED_SPEND) if spend is not None else F.lit(None).cast("double")
         test_df = test_df.withColumn(f"spend_{key}", spend_of_key)
         columns += [f"spend_{key}", f"alive_{key}"]
-    rows = test_df.select(*columns).collect()  # at most about TEST_MAX_CUSTOMERS rows
+    # at most about TEST_MAX_CUSTOMERS rows, in customer order whatever the partitioning
+    rows = sorted(test_df.select(*columns).collect(), key=lambda row: row[0])
     if not rows:
         raise ModelError("ML challenger: no test customers (too few calibration customers)")
-    table = np.array([[float(v) if v is not None else np.nan for v in row] for row in rows])
+    table = np.array([[float(v) if v is not None else np.nan for v in row[1:]] for row in rows])
     actual, bought = table[:, 0], table[:, 1] > 0.5
     figures = {KEY: {"model": KEY, "name": MODEL, **ranking.value_figures(actual, table[:, 2], bought, table[:, 3])}}
     for i, key in enumerate(fits):
@@ -164,20 +165,27 @@ def fit_challenger(
     return Challenger(spend_model=spend_model, buy_model=buy_model, horizon_days=duration, result=result)
 
 
+VERDICT_METRICS = (  # (figure, what the best one does, higher is better)
+    ("normalized_gini", "ranks holdout spend best (normalized Gini", True),
+    ("auc", "predicts buying again best (AUC", True),
+    ("decile_mape_pct", "has the best decile-level spend (decile MAPE, %", False),
+    ("aggregate_error_pct", "comes closest to the holdout's total spend (aggregate error, %", False),
+)
+
+
 def verdict(entries: list[dict[str, Any]]) -> str:
-    """One sentence: which model ranks customers' holdout spend best (normalized Gini) and which predicts buying again best (AUC)."""
-    def best(metric: str) -> dict[str, Any] | None:
-        scored = [e for e in entries if e.get(metric) is not None]
-        return max(scored, key=lambda e: e[metric]) if scored else None
+    """One sentence: for each figure of `VERDICT_METRICS`, the best model, its figure and the runner-up's."""
+
+    def score(entry: dict[str, Any], metric: str, higher: bool) -> float:
+        return float(entry[metric]) if higher else -abs(float(entry[metric]))
 
     parts = []
-    for metric, label in (("normalized_gini", "ranks holdout spend best (normalized Gini"), ("auc", "predicts buying again best (AUC")):
-        top = best(metric)
-        if top is None:
+    for metric, label, higher in VERDICT_METRICS:
+        scored = sorted((e for e in entries if e.get(metric) is not None), key=lambda e: score(e, metric, higher), reverse=True)
+        if not scored:
             continue
-        others = [e for e in entries if e is not top and e.get(metric) is not None]
-        runner = max(others, key=lambda e: e[metric]) if others else None
-        margin = f" against {runner[metric]:.3f} for {runner['name']}" if runner else ""
+        top = scored[0]
+        margin = f" against {scored[1][metric]:.3f} for {scored[1]['name']}" if len(scored) > 1 else ""
         parts.append(f"{top['name']} {label} {top[metric]:.3f}{margin})")
     return "; ".join(parts) if parts else "no model could be judged on the test customers"
 

@@ -33,8 +33,8 @@ def agreement(scored_df: DataFrame, new_personas_df: DataFrame) -> DataFrame:
     )
 
 
-def agreement_index(agreement_df: DataFrame) -> DataFrame:
-    """One row: ari, customers."""
+def agreement_index(agreement_df: DataFrame) -> dict[str, float]:
+    """{"ari", "customers"}."""
     return adjusted_rand_index(agreement_df.select(F.col(BASE_MODEL_PERSONA).alias("found"), F.col(NEW_PERSONA).alias("planted"), F.col(C.CUSTOMERS).alias("n")))
 
 

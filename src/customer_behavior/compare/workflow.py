@@ -177,7 +177,7 @@ def _personas(ctx: _Context, comparison: render.Comparison, results: dict[str, A
             return
         agreement_df = ctx.write(drift.agreement(scored_df, new_personas_df).coalesce(1), "persona_agreement")
         comparison.agreement = _records(agreement_df.orderBy(drift.BASE_MODEL_PERSONA, drift.NEW_PERSONA))
-        index = drift.agreement_index(agreement_df).first()
+        index = drift.agreement_index(agreement_df)
         comparison.ari, comparison.ari_customers = float(index["ari"]), int(index["customers"] or 0)
         base_personas_df = base.table(spark, "personas")
         if base_personas_df is not None:

@@ -34,8 +34,8 @@ def contingency(assignments_df: DataFrame, truth_df: DataFrame, *, found: str = 
     )
 
 
-def adjusted_rand_index(contingency_df: DataFrame) -> DataFrame:
-    """One row: ari, customers. ARI is 1.0 when the expected and maximum index coincide
+def adjusted_rand_index(contingency_df: DataFrame) -> dict[str, float]:
+    """{"ari", "customers"}. ARI is 1.0 when the expected and maximum index coincide
     (for example both partitions a single group), as scikit-learn defines it.
 
     The contingency table (found x planted cells, a few dozen rows whatever the data) is
@@ -53,4 +53,4 @@ def adjusted_rand_index(contingency_df: DataFrame) -> DataFrame:
     expected = sum_a * sum_b / all_pairs if all_pairs > 0.0 else 0.0
     maximum = (sum_a + sum_b) / 2.0
     ari = 1.0 if maximum == expected else (index - expected) / (maximum - expected)
-    return contingency_df.sparkSession.createDataFrame([(float(ari), int(customers))], "ari double, customers long")
+    return {"ari": float(ari), "customers": int(customers)}

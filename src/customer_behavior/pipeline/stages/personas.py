@@ -54,7 +54,7 @@ def stage_personas(ctx: RunContext) -> None:
         }
         planted_df = truth_df(ctx)
         if planted_df is not None:
-            ari = personas.adjusted_rand_index(personas.contingency(ctx.tables["personas"], planted_df)).first()
+            ari = personas.adjusted_rand_index(personas.contingency(ctx.tables["personas"], planted_df))
             result["adjusted_rand_index"] = round(float(ari["ari"]), 4)
         ctx.results["personas"] = result
         line = f"personas: {fit.chosen_k} ({', '.join(row[1] for row in fit.profile_rows)})"
