@@ -9,10 +9,10 @@ customers' transactions (the ingest stage included), with the default configurat
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 
 import pytest
+from markupsafe import escape as html_escape
 
 from customer_behavior import pipeline
 from customer_behavior.cli import main
@@ -66,3 +66,17 @@ def test_report_command_shows_the_as_of_date_of_the_real_manifest(csv_run, csv_r
     (csv_run / "report" / "report.html").unlink()
     assert main(["report", str(csv_run)]) == 0
     assert "; as of 2025-01-01." in (csv_run / "report" / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_report_of_the_run_shows_the_clv_evaluation_and_the_challenger(csv_run, csv_run_manifest):
+    # the report written by the run itself (not `report RUN`): the models on the holdout, the intervals, the challenger's verdict and table
+    html = (csv_run / "report" / "report.html").read_text(encoding="utf-8")
+    markdown = (csv_run / "report" / "report.md").read_text(encoding="utf-8")
+    challenger = csv_run_manifest["results"]["challenger"]
+    assert challenger["status"] == "ok" and {m["model"] for m in challenger["models"]} == {"gbt", "mbgnbd", "bgnbd", "paretonbd"}
+    for table_id in ("table-clv-models", "table-clv-intervals", "table-challenger"):
+        assert f'id="{table_id}"' in html, table_id
+    verdict = html.split('id="challenger-verdict">', 1)[1].split("</p>", 1)[0]
+    assert f"judged on {challenger['test_customers']:,} others" in verdict
+    assert str(html_escape(challenger["verdict"])) in verdict
+    assert "## CLV: the ML challenger against the probabilistic models" in markdown
