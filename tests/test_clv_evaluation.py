@@ -181,7 +181,7 @@ def test_a_calibration_without_repeat_purchases_names_each_model(spark):
 
 
 def test_unknown_model_is_one_line_listing_the_models():
-    with pytest.raises(ConfigError, match=r"clv.model: 'weibull' is not a model; use one of auto, mbgnbd, bgnbd, paretonbd$"):
+    with pytest.raises(ConfigError, match=r"clv.model: 'weibull' is not a model; use one of auto, mbgnbd, bgnbd, paretonbd, gbt$"):
         ClvConfig(model="weibull")
 
 
