@@ -56,6 +56,7 @@ FEATURES = (
 )
 FEATURE_VECTOR = "_challenger_features"
 BOUGHT = "_bought"
+IN_TRAIN = "_in_train"
 PREDICTED_SPEND = "gbt_holdout_spend"
 BUY_PROBABILITY = "gbt_buy_probability"
 
@@ -114,8 +115,22 @@ def fit_challenger(
     is_train = _in_share(FOLD_STREAM, cfg.sample_seed, TRAIN_SHARE)
     train_fraction = min(1.0, 0.9 * cfg.max_summary_rows / max(customers * TRAIN_SHARE, 1.0))
     test_fraction = min(1.0, 0.9 * TEST_MAX_CUSTOMERS / max(customers * (1.0 - TRAIN_SHARE), 1.0))
+    in_train = is_train & _in_share(SAMPLE_STREAM, cfg.sample_seed, train_fraction)
+    in_test = ~is_train & _in_share(SAMPLE_STREAM, cfg.sample_seed, test_fraction)
+    # the features and labels are a pass over all the transactions: the two samples are computed once
+    sampled_df = frame_df.filter(in_train | in_test).withColumn(IN_TRAIN, in_train).cache()
+    try:
+        return _fit_and_judge(sampled_df, fits, spend, trees=trees, depth=depth, seed=cfg.sample_seed, duration=duration)
+    finally:
+        sampled_df.unpersist()
+
+
+def _fit_and_judge(
+    sampled_df: DataFrame, fits: dict[str, Any], spend: GammaGammaParams | None, *, trees: int, depth: int, seed: int, duration: float
+) -> Challenger:
+    """Train on the sample's training customers, score every model on its test customers."""
     train_df = (
-        frame_df.filter(is_train & _in_share(SAMPLE_STREAM, cfg.sample_seed, train_fraction))
+        sampled_df.filter(F.col(IN_TRAIN))
         .select(C.CUSTOMER_ID, *[f"_x_{name}" for name in FEATURES], F.col(evaluate.HOLDOUT_SPEND), F.col(BOUGHT))
         .repartition(LAYOUT_PARTITIONS, F.col(C.CUSTOMER_ID))
         .sortWithinPartitions(C.CUSTOMER_ID)
@@ -125,14 +140,14 @@ def fit_challenger(
         train_counts = train_df.agg(F.count(F.lit(1)).alias("n"), F.sum(BOUGHT).alias("bought")).first()
         if not train_counts["n"] or train_counts["bought"] in (0, train_counts["n"]):
             raise ModelError("ML challenger: the training customers all bought again or none did; the trees cannot learn from that")
-        regressor = GBTRegressor(labelCol=evaluate.HOLDOUT_SPEND, featuresCol=FEATURE_VECTOR, maxIter=trees, maxDepth=depth, seed=cfg.sample_seed)
-        classifier = GBTClassifier(labelCol=BOUGHT, featuresCol=FEATURE_VECTOR, maxIter=trees, maxDepth=depth, seed=cfg.sample_seed)
+        regressor = GBTRegressor(labelCol=evaluate.HOLDOUT_SPEND, featuresCol=FEATURE_VECTOR, maxIter=trees, maxDepth=depth, seed=seed)
+        classifier = GBTClassifier(labelCol=BOUGHT, featuresCol=FEATURE_VECTOR, maxIter=trees, maxDepth=depth, seed=seed)
         spend_model = Pipeline(stages=[_assembler(), regressor]).fit(train_df)
         buy_model = Pipeline(stages=[_assembler(), classifier]).fit(train_df)
     finally:
         train_df.unpersist()
 
-    test_df = with_predictions(frame_df.filter(~is_train & _in_share(SAMPLE_STREAM, cfg.sample_seed, test_fraction)), spend_model, buy_model)
+    test_df = with_predictions(sampled_df.filter(~F.col(IN_TRAIN)).drop(IN_TRAIN), spend_model, buy_model)
     columns = [C.CUSTOMER_ID, evaluate.HOLDOUT_SPEND, BOUGHT, PREDICTED_SPEND, BUY_PROBABILITY]
     for key in fits:
         spend_of_key = F.col(f"predicted_{key}") * F.col(evaluate.EXPECTED_SPEND) if spend is not None else F.lit(None).cast("double")

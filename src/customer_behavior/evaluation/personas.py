@@ -9,7 +9,7 @@ i and planted persona j), with a_i and b_j its row and column sums and n the tot
     ARI      = (index - expected) / (maximum - expected)
 
 The contingency table is one groupBy over the customers (k x 7 rows): it reaches the driver
-in one job and the sums are taken there.
+in one collect and the sums are taken there.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def adjusted_rand_index(contingency_df: DataFrame) -> dict[str, float]:
     (for example both partitions a single group), as scikit-learn defines it.
 
     The contingency table (found x planted cells, a few dozen rows whatever the data) is
-    collected once, in one Spark job, and the sums are taken on the driver."""
+    collected once (one action) and the sums are taken on the driver."""
     cells = [(row["found"], row["planted"], float(row["n"])) for row in contingency_df.collect()]
     row_sums: dict[object, float] = {}
     col_sums: dict[object, float] = {}
